@@ -1,0 +1,109 @@
+/* fastsoftmax C API.
+ *
+ * Layers (see DESIGN.md):
+ *   fsm_kernels      one table per instruction set (fsm_scalar.c, fsm_sse2.c, fsm_avx2.c,
+ *                    fsm_neon.c), all generated from the same generic bodies in fsm_kernels.h.
+ *                    Kernels work on contiguous data: a row (reduce along it) or a block of
+ *                    columns (reduce down a strided axis, vectorise across the contiguous one).
+ *   fsm_dispatch.c   picks the best table the CPU and OS support, once.
+ *   fsm_driver.c     the drivers: walk an (outer, n, inner) array, call the kernels, handle
+ *                    non-finite rows, finish each reduction (log, log1p) in scalar code.
+ *
+ * Numerics (each function, against exact maths on the given inputs):
+ *   e_i = exp(x_i - m) with m the row max; x_i - m is split exactly into hi + lo (TwoSum)
+ *   and the low part is carried into the exp's range reduction, so large spreads cost
+ *   nothing in accuracy. Sums accumulate in double (float32 too). The terms equal to the max
+ *   (each exactly 1) are counted apart from the rest, so log(sum) = log(k) + log1p(rest/k)
+ *   keeps full relative accuracy when one term dominates.
+ *   Results below the smallest normal number may be flushed to zero.
+ */
+#ifndef FSM_H
+#define FSM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef ptrdiff_t fsm_int; /* element counts and strides in elements: 64-bit on 64-bit hosts */
+
+/* Partial results of one exp-and-sum pass over a row or a column:
+ *   rest = sum of exp(x_i - m) over the x_i != m,  ties = number of x_i == m. */
+
+/* The kernels of one instruction set. Every pointer is to contiguous data unless a stride
+ * is named; strides are in elements. Column kernels work on `w` adjacent columns (w is at
+ * most FSM_COL_BLOCK) of n rows, row i starting at x + i*xs. */
+typedef struct fsm_kernels {
+    const char *name;
+
+    /* row max; NaN handling is left to the exp pass (a NaN there makes the sum NaN). */
+    float  (*row_max_f32)(const float *x, fsm_int n);
+    double (*row_max_f64)(const double *x, fsm_int n);
+
+    /* y_i = exp(x_i - m) (y may be NULL: sum only); returns rest and ties. */
+    void (*row_expsum_f32)(const float *x, fsm_int n, float m, float *y, double *rest, double *ties);
+    void (*row_expsum_f64)(const double *x, fsm_int n, double m, double *y, double *rest, double *ties);
+
+    /* y_i *= (s_hi + s_lo), the scale carried as a double-length pair for accuracy. */
+    void (*row_scale_f32)(float *y, fsm_int n, float s_hi, float s_lo);
+    void (*row_scale_f64)(double *y, fsm_int n, double s_hi, double s_lo);
+
+    /* y_i = (x_i - m) - (c_hi + c_lo) with x_i - m exact (log_softmax; c = log of the sum). */
+    void (*row_logsub_f32)(const float *x, fsm_int n, float m, float c_hi, float c_lo, float *y);
+    void (*row_logsub_f64)(const double *x, fsm_int n, double m, double c_hi, double c_lo, double *y);
+
+    /* The same four steps down w columns; m, rest, ties, s_hi/s_lo, c_hi/c_lo are per column. */
+    void (*col_max_f32)(const float *x, fsm_int xs, fsm_int n, fsm_int w, float *m);
+    void (*col_max_f64)(const double *x, fsm_int xs, fsm_int n, fsm_int w, double *m);
+    void (*col_expsum_f32)(const float *x, fsm_int xs, fsm_int n, fsm_int w, const float *m,
+                           float *y, fsm_int ys, double *rest, double *ties);
+    void (*col_expsum_f64)(const double *x, fsm_int xs, fsm_int n, fsm_int w, const double *m,
+                           double *y, fsm_int ys, double *rest, double *ties);
+    void (*col_scale_f32)(float *y, fsm_int ys, fsm_int n, fsm_int w, const float *s_hi, const float *s_lo);
+    void (*col_scale_f64)(double *y, fsm_int ys, fsm_int n, fsm_int w, const double *s_hi, const double *s_lo);
+    void (*col_logsub_f32)(const float *x, fsm_int xs, fsm_int n, fsm_int w, const float *m,
+                           const float *c_hi, const float *c_lo, float *y, fsm_int ys);
+    void (*col_logsub_f64)(const double *x, fsm_int xs, fsm_int n, fsm_int w, const double *m,
+                           const double *c_hi, const double *c_lo, double *y, fsm_int ys);
+} fsm_kernels;
+
+/* Columns handled per call of a column kernel: the per-column state (max, sums) lives on
+ * the stack, and FSM_COL_BLOCK columns of a few rows stay in L1/L2 between the passes. */
+#define FSM_COL_BLOCK 512
+
+/* ---- dispatch (fsm_dispatch.c) ---- */
+enum { FSM_ISA_SCALAR = 0, FSM_ISA_SSE2 = 1, FSM_ISA_AVX2 = 2, FSM_ISA_NEON = 3, FSM_ISA_COUNT = 4 };
+const char *fsm_isa_name(int isa);
+int fsm_isa_compiled(int isa);   /* built into this binary */
+int fsm_isa_supported(int isa);  /* compiled, and this CPU and OS can run it */
+const fsm_kernels *fsm_isa_kernels(int isa); /* NULL unless supported */
+int fsm_best_isa(void);
+
+/* ---- drivers (fsm_driver.c) ----
+ * The array is seen as (outer, n, inner): reduce along n. Strides are in elements, any sign.
+ * op: FSM_SOFTMAX or FSM_LOG_SOFTMAX, y has x's shape; for logsumexp, y is (outer, inner).
+ * Return 0, or -1 when scratch memory could not be allocated. Run without the GIL. */
+enum { FSM_SOFTMAX = 0, FSM_LOG_SOFTMAX = 1 };
+typedef struct fsm_shape {
+    fsm_int outer, n, inner;
+    fsm_int x_outer, x_n, x_inner; /* strides of x */
+    fsm_int y_outer, y_n, y_inner; /* strides of y (y_n unused by logsumexp) */
+} fsm_shape;
+
+int fsm_softmax_f32(const fsm_kernels *k, int op, const float *x, float *y, const fsm_shape *s);
+int fsm_softmax_f64(const fsm_kernels *k, int op, const double *x, double *y, const fsm_shape *s);
+int fsm_logsumexp_f32(const fsm_kernels *k, const float *x, float *y, const fsm_shape *s);
+int fsm_logsumexp_f64(const fsm_kernels *k, const double *x, double *y, const fsm_shape *s);
+
+/* the kernel tables, defined in the per-ISA files that this build compiled */
+extern const fsm_kernels fsm_kernels_scalar;
+extern const fsm_kernels fsm_kernels_sse2;
+extern const fsm_kernels fsm_kernels_avx2;
+extern const fsm_kernels fsm_kernels_neon;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FSM_H */

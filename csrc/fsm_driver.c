@@ -1,0 +1,46 @@
+/* The drivers: walk an (outer, n, inner) array, pick rows or columns, call the kernels of
+ * one fsm_kernels table, and finish each reduction in scalar double precision.
+ *
+ *   rows     the reduced axis is contiguous (stride 1): row kernels, in place
+ *   columns  the inner axis is contiguous: column kernels over blocks of w columns, sized so
+ *            that a block stays in L2 across the passes; no transposed copy
+ *   other    strided both ways: each row is gathered into scratch, done, scattered back
+ *
+ * A row whose max is not finite (an inf, a NaN found by the max, all -inf) takes the scalar
+ * special-value path, which reproduces SciPy 1.17's results for such rows.
+ * Compiled with baseline flags: it contains no SIMD code of its own.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include "fsm.h"
+
+/* Finishing one reduction from the exp-and-sum pass: sum = ties + rest, ties >= 1 (the max
+ * is an element of the row). log(sum) = log(ties) + log1p(rest / ties) keeps full relative
+ * accuracy when the max terms dominate: logsumexp([0, -40]) - 0 is 4.25e-18, not 0. */
+static double log_of_sum(double rest, double ties)
+{
+    return log(ties) + log1p(rest / ties);
+}
+
+/* 1 / sum as a double-length pair: hi + lo = 1/sum to about 2^-106 relative (hi is the
+ * rounded quotient; lo its correction from the exact residual 1 - hi*sum). */
+static void inverse_pair(double sum, double *hi, double *lo)
+{
+    *hi = 1.0 / sum;
+    *lo = fma(-*hi, sum, 1.0) / sum;
+}
+
+#define FSM_CAT_(a, b) a##b
+#define FSM_CAT(a, b) FSM_CAT_(a, b)
+
+#define FT float
+#define FTN f32
+#include "fsm_driver_body.h"
+#undef FT
+#undef FTN
+
+#define FT double
+#define FTN f64
+#include "fsm_driver_body.h"
+#undef FT
+#undef FTN

@@ -1,0 +1,192 @@
+/* Driver bodies for one element type FT (name FTN); included twice by fsm_driver.c. */
+#define D(name) FSM_CAT(FSM_CAT(name, _), FTN)
+#define KER(k, name) ((k)->FSM_CAT(FSM_CAT(name, _), FTN))
+
+/* Split a double into FT hi + lo (for float, the double's value to ~2^-48; for double,
+ * lo is the caller's). */
+static void D(split)(double v, double v_lo, FT *hi, FT *lo)
+{
+    *hi = (FT)v;
+    *lo = (FT)((v - (double)*hi) + v_lo);
+}
+
+/* SciPy 1.17's results for a row whose max is not finite (strides in elements). */
+static void D(special_row)(int op, const FT *x, fsm_int xs, FT *y, fsm_int ys, fsm_int n)
+{
+    int has_nan = 0, has_pinf = 0;
+    for (fsm_int i = 0; i < n; i++) {
+        FT v = x[i * xs];
+        has_nan |= v != v;
+        has_pinf |= v == (FT)INFINITY;
+    }
+    for (fsm_int i = 0; i < n; i++) {
+        FT v = x[i * xs], r = (FT)NAN;
+        /* log_softmax with +inf present: x - inf, so finite and -inf entries give -inf */
+        if (op == FSM_LOG_SOFTMAX && !has_nan && has_pinf && v != (FT)INFINITY) r = (FT)-INFINITY;
+        y[i * ys] = r;
+    }
+}
+
+static FT D(special_lse)(const FT *x, fsm_int xs, fsm_int n)
+{
+    FT r = (FT)-INFINITY;
+    for (fsm_int i = 0; i < n; i++) {
+        FT v = x[i * xs];
+        if (v != v) return (FT)NAN;
+        if (v == (FT)INFINITY) r = v;
+    }
+    return r;
+}
+
+/* one contiguous row */
+static void D(softmax_row)(const fsm_kernels *k, int op, const FT *x, FT *y, fsm_int n)
+{
+    FT m = KER(k, row_max)(x, n);
+    if (!(m > (FT)-INFINITY && m < (FT)INFINITY)) {
+        D(special_row)(op, x, 1, y, 1, n);
+        return;
+    }
+    double rest, ties;
+    FT hi, lo;
+    if (op == FSM_SOFTMAX) {
+        double inv_hi, inv_lo;
+        KER(k, row_expsum)(x, n, m, y, &rest, &ties);
+        inverse_pair(ties + rest, &inv_hi, &inv_lo);
+        D(split)(inv_hi, inv_lo, &hi, &lo);
+        KER(k, row_scale)(y, n, hi, lo);
+    } else {
+        KER(k, row_expsum)(x, n, m, NULL, &rest, &ties);
+        D(split)(log_of_sum(rest, ties), 0.0, &hi, &lo);
+        KER(k, row_logsub)(x, n, m, hi, lo, y);
+    }
+}
+
+static FT D(lse_row)(const fsm_kernels *k, const FT *x, fsm_int n)
+{
+    FT m = KER(k, row_max)(x, n);
+    if (!(m > (FT)-INFINITY && m < (FT)INFINITY)) return D(special_lse)(x, 1, n);
+    double rest, ties;
+    KER(k, row_expsum)(x, n, m, NULL, &rest, &ties);
+    return (FT)((double)m + log_of_sum(rest, ties));
+}
+
+/* columns per block: the block's input (and output) should stay in L2 between passes */
+static fsm_int D(col_block)(fsm_int n)
+{
+    fsm_int w = (fsm_int)(256 * 1024 / sizeof(FT)) / (n > 0 ? n : 1);
+    w = w < 16 ? 16 : w > FSM_COL_BLOCK ? FSM_COL_BLOCK : w;
+    return w & ~(fsm_int)15;
+}
+
+/* w contiguous columns of n rows (row stride xs, ys) */
+static void D(softmax_cols)(const fsm_kernels *k, int op, const FT *x, fsm_int xs, FT *y,
+                            fsm_int ys, fsm_int n, fsm_int w)
+{
+    FT m[FSM_COL_BLOCK], a[FSM_COL_BLOCK], b[FSM_COL_BLOCK];
+    double rest[FSM_COL_BLOCK], ties[FSM_COL_BLOCK];
+    KER(k, col_max)(x, xs, n, w, m);
+    KER(k, col_expsum)(x, xs, n, w, m, op == FSM_SOFTMAX ? y : NULL, ys, rest, ties);
+    for (fsm_int j = 0; j < w; j++) {
+        if (op == FSM_SOFTMAX) {
+            double inv_hi, inv_lo;
+            inverse_pair(ties[j] + rest[j], &inv_hi, &inv_lo);
+            D(split)(inv_hi, inv_lo, &a[j], &b[j]);
+        } else {
+            D(split)(log_of_sum(rest[j], ties[j]), 0.0, &a[j], &b[j]);
+        }
+    }
+    if (op == FSM_SOFTMAX) KER(k, col_scale)(y, ys, n, w, a, b);
+    else KER(k, col_logsub)(x, xs, n, w, m, a, b, y, ys);
+    for (fsm_int j = 0; j < w; j++)
+        if (!(m[j] > (FT)-INFINITY && m[j] < (FT)INFINITY)) D(special_row)(op, x + j, xs, y + j, ys, n);
+}
+
+static void D(lse_cols)(const fsm_kernels *k, const FT *x, fsm_int xs, FT *y, fsm_int yi,
+                        fsm_int n, fsm_int w)
+{
+    FT m[FSM_COL_BLOCK];
+    double rest[FSM_COL_BLOCK], ties[FSM_COL_BLOCK];
+    KER(k, col_max)(x, xs, n, w, m);
+    KER(k, col_expsum)(x, xs, n, w, m, NULL, 0, rest, ties);
+    for (fsm_int j = 0; j < w; j++) {
+        if (m[j] > (FT)-INFINITY && m[j] < (FT)INFINITY)
+            y[j * yi] = (FT)((double)m[j] + log_of_sum(rest[j], ties[j]));
+        else
+            y[j * yi] = D(special_lse)(x + j, xs, n);
+    }
+}
+
+int FSM_CAT(fsm_softmax_, FTN)(const fsm_kernels *k, int op, const FT *x, FT *y, const fsm_shape *s)
+{
+    const fsm_int n = s->n;
+    if (s->outer <= 0 || s->inner <= 0 || n <= 0) return 0;
+    if (s->inner > 1 && s->x_inner == 1 && s->y_inner == 1 && !(s->x_n == 1 && s->y_n == 1)) {
+        const fsm_int wb = D(col_block)(n);
+        for (fsm_int o = 0; o < s->outer; o++)
+            for (fsm_int j = 0; j < s->inner; j += wb)
+                D(softmax_cols)(k, op, x + o * s->x_outer + j, s->x_n, y + o * s->y_outer + j, s->y_n,
+                                n, s->inner - j < wb ? s->inner - j : wb);
+        return 0;
+    }
+    const int contiguous = s->x_n == 1 && s->y_n == 1;
+    FT *xb = NULL, *yb = NULL;
+    if (!contiguous) {
+        xb = (FT *)malloc(2 * (size_t)n * sizeof(FT));
+        if (!xb) return -1;
+        yb = xb + n;
+    }
+    for (fsm_int o = 0; o < s->outer; o++) {
+        for (fsm_int j = 0; j < s->inner; j++) {
+            const FT *xr = x + o * s->x_outer + j * s->x_inner;
+            FT *yr = y + o * s->y_outer + j * s->y_inner;
+            if (contiguous) {
+                D(softmax_row)(k, op, xr, yr, n);
+                continue;
+            }
+            for (fsm_int i = 0; i < n; i++) xb[i] = xr[i * s->x_n];
+            D(softmax_row)(k, op, xb, yb, n);
+            for (fsm_int i = 0; i < n; i++) yr[i * s->y_n] = yb[i];
+        }
+    }
+    free(xb);
+    return 0;
+}
+
+int FSM_CAT(fsm_logsumexp_, FTN)(const fsm_kernels *k, const FT *x, FT *y, const fsm_shape *s)
+{
+    const fsm_int n = s->n;
+    if (s->outer <= 0 || s->inner <= 0) return 0;
+    if (n <= 0) {
+        for (fsm_int o = 0; o < s->outer; o++)
+            for (fsm_int j = 0; j < s->inner; j++) y[o * s->y_outer + j * s->y_inner] = (FT)-INFINITY;
+        return 0;
+    }
+    if (s->inner > 1 && s->x_inner == 1 && s->x_n != 1) {
+        const fsm_int wb = D(col_block)(n);
+        for (fsm_int o = 0; o < s->outer; o++)
+            for (fsm_int j = 0; j < s->inner; j += wb)
+                D(lse_cols)(k, x + o * s->x_outer + j, s->x_n, y + o * s->y_outer + j * s->y_inner,
+                            s->y_inner, n, s->inner - j < wb ? s->inner - j : wb);
+        return 0;
+    }
+    FT *xb = NULL;
+    if (s->x_n != 1) {
+        xb = (FT *)malloc((size_t)n * sizeof(FT));
+        if (!xb) return -1;
+    }
+    for (fsm_int o = 0; o < s->outer; o++) {
+        for (fsm_int j = 0; j < s->inner; j++) {
+            const FT *xr = x + o * s->x_outer + j * s->x_inner;
+            if (xb) {
+                for (fsm_int i = 0; i < n; i++) xb[i] = xr[i * s->x_n];
+                xr = xb;
+            }
+            y[o * s->y_outer + j * s->y_inner] = D(lse_row)(k, xr, n);
+        }
+    }
+    free(xb);
+    return 0;
+}
+
+#undef D
+#undef KER

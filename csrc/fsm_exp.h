@@ -1,0 +1,86 @@
+/* The vector exp of fastsoftmax, for arguments d = d_hi + d_lo <= 0 (x - max, split exactly).
+ *
+ * Included by fsm_kernels.h once per element type, with VT/V()/K() naming that type's
+ * vector and FSM_T_F32 set for float32. No libm call and no table: everything is lane-wise.
+ *
+ *   k  = round(d_hi * log2(e))                 via the "magic number" trick: adding
+ *        1.5 * 2^(p-1) + bias rounds to an integer and leaves k + bias in the low bits
+ *   r  = ((d_hi - k*ln2_hi) - k*ln2_lo) + d_lo  Cody-Waite: ln2_hi has enough trailing zero
+ *        bits that k*ln2_hi is exact and d_hi - k*ln2_hi is exact by Sterbenz, with or
+ *        without FMA; d_lo (the rounding error of x - max) enters here, where it is small
+ *   p  = 1 + r + r^2 q(r) ~ exp(r), |r| <= ln2/2 (+ a few ulp without FMA)
+ *        q: near-minimax fit from tools/gen_exp_poly.py; polynomial error 9.7e-9 (float32,
+ *        degree 6) and 1.6e-17 (float64, degree 11), relative
+ *   e  = p * 2^k, 2^k built from the exponent bits of the magic sum
+ *
+ * Measured max error over the domain, in ulp of the result (tests/test_exp_kernel.py):
+ * below 1 ulp for float32 and float64, on the FMA and the non-FMA paths.
+ * Special values: d_hi below the cutoff, -inf included, gives exactly 0 (results below the
+ * smallest normal number are flushed: documented); NaN gives NaN (p is NaN and 2^k finite).
+ */
+#if FSM_T_F32
+#define FSM_EXP_LOG2E   0x1.715476p+0f
+#define FSM_EXP_MAGIC   (0x1.8p23f + 127.0f)     /* k + 127 lands in the low mantissa bits */
+#define FSM_EXP_LN2_HI  0x1.62e400p-1f          /* 0.693145751953125: 15 significant bits */
+#define FSM_EXP_LN2_LO  0x1.7f7d1cp-20f
+#define FSM_EXP_CUTOFF  -0x1.5d589ep+6f          /* -87.33654 = ln(2^-126): below, result 0 */
+
+static inline VT K(exp_poly_q)(VT r)
+{
+    VT q = V(fma)(V(set1)(0x1.6d10fcp-10f), r, V(set1)(0x1.120b62p-7f));
+    q = V(fma)(q, r, V(set1)(0x1.55551ap-5f));
+    q = V(fma)(q, r, V(set1)(0x1.5554dep-3f));
+    return V(fma)(q, r, V(set1)(0x1.000000p-1f));
+}
+#else
+#define FSM_EXP_LOG2E   0x1.71547652b82fep+0
+#define FSM_EXP_MAGIC   (0x1.8p52 + 1023.0)      /* k + 1023 lands in the low mantissa bits */
+#define FSM_EXP_LN2_HI  0x1.62e42fee00000p-1     /* 32 significant bits (fdlibm's ln2HI) */
+#define FSM_EXP_LN2_LO  0x1.a39ef35793c76p-33
+#define FSM_EXP_CUTOFF  -0x1.6232bdd7abcd2p+9    /* -708.3964 = ln(2^-1022): below, result 0 */
+
+static inline VT K(exp_poly_q)(VT r)
+{
+    VT q = V(fma)(V(set1)(0x1.af389ecfc4b9cp-26), r, V(set1)(0x1.28917c89a43a7p-22));
+    q = V(fma)(q, r, V(set1)(0x1.71de0db2f6b19p-19));
+    q = V(fma)(q, r, V(set1)(0x1.a019b9149a41cp-16));
+    q = V(fma)(q, r, V(set1)(0x1.a01a01a7c2efep-13));
+    q = V(fma)(q, r, V(set1)(0x1.6c16c17889ef1p-10));
+    q = V(fma)(q, r, V(set1)(0x1.11111111109b5p-7));
+    q = V(fma)(q, r, V(set1)(0x1.5555555553d68p-5));
+    q = V(fma)(q, r, V(set1)(0x1.5555555555556p-3));
+    return V(fma)(q, r, V(set1)(0x1.0000000000001p-1));
+}
+#endif
+
+/* exp(d_hi + d_lo) for d_hi <= 0; see the header comment. */
+static inline VT K(exp_lo)(VT d_hi, VT d_lo)
+{
+    const VT magic = V(set1)(FSM_EXP_MAGIC);
+    VT k_magic = V(fma)(d_hi, V(set1)(FSM_EXP_LOG2E), magic);
+    VT k = V(sub)(k_magic, magic);
+    VT r = V(fma)(k, V(set1)(-FSM_EXP_LN2_HI), d_hi);
+    r = V(fma)(k, V(set1)(-FSM_EXP_LN2_LO), r);
+    r = V(add)(r, d_lo);
+    VT p = V(fma)(V(mul)(r, r), K(exp_poly_q)(r), r);
+    p = V(add)(p, V(set1)((FT)1));
+    VT e = V(mul)(p, V(pow2_from_magic)(k_magic));
+    return V(zero_where)(V(lt)(d_hi, V(set1)(FSM_EXP_CUTOFF)), e);
+}
+
+/* x - m split exactly into hi + lo (Knuth's TwoSum; neg_m = -m). Branch-free and valid for
+ * any magnitudes; lo is NaN when x is infinite, which the callers mask. */
+static inline VT K(sub_exact)(VT x, VT m, VT neg_m, VT *lo)
+{
+    VT hi = V(sub)(x, m);
+    VT bp = V(sub)(hi, x);
+    VT ap = V(sub)(hi, bp);
+    *lo = V(add)(V(sub)(x, ap), V(sub)(neg_m, bp));
+    return hi;
+}
+
+#undef FSM_EXP_LOG2E
+#undef FSM_EXP_MAGIC
+#undef FSM_EXP_LN2_HI
+#undef FSM_EXP_LN2_LO
+#undef FSM_EXP_CUTOFF

@@ -1,0 +1,89 @@
+/* The kernels, written once over the vector primitives of fsm_simd_<isa>.h.
+ *
+ * Each fsm_<isa>.c includes its primitives header and then this file, which instantiates
+ * the body (fsm_kernels_body.h) for float32 and float64 and defines that ISA's table
+ * `fsm_kernels_<isa>`. Kernel names say op, type and ISA: row_expsum_f32_avx2.
+ */
+#include <math.h>
+#include "fsm.h"
+
+#define FSM_CAT_(a, b) a##b
+#define FSM_CAT(a, b) FSM_CAT_(a, b)
+#define FSM_STR_(a) #a
+#define FSM_STR(a) FSM_STR_(a)
+
+#if defined(_MSC_VER)
+#define FSM_INLINE static __forceinline
+#else
+#define FSM_INLINE static inline __attribute__((always_inline))
+#endif
+
+/* Sums are taken blockwise: each block of FSM_SUM_BLOCK terms is summed in vector
+ * accumulators, and the block sums are added with TwoSum into (total, compensation).
+ * The error of a row sum so stays a few ulp of double for rows of any length. */
+#define FSM_SUM_BLOCK 1024
+
+/* (tot, comp) += part, lane-wise and error-free (TwoSum); the sum is tot + comp. */
+FSM_INLINE void fsm_acc_flush(vf64 *tot, vf64 *comp, vf64 part)
+{
+    vf64 s = vf64_add(*tot, part);
+    vf64 bp = vf64_sub(s, *tot);
+    vf64 err = vf64_add(vf64_sub(*tot, vf64_sub(s, bp)), vf64_sub(part, bp));
+    *tot = s;
+    *comp = vf64_add(*comp, err);
+}
+
+FSM_INLINE double fsm_acc_total(vf64 tot, vf64 comp)
+{
+    double t[VF64_W], c[VF64_W], s = 0;
+    vf64_store(t, tot);
+    vf64_store(c, comp);
+    for (int i = 0; i < VF64_W; i++) s += t[i] + c[i];
+    return s;
+}
+
+/* float32 */
+#define FSM_T_F32 1
+#define FT float
+#define VT vf32
+#define VW VF32_W
+#define V(op) FSM_CAT(vf32_, op)
+#define K(name) FSM_CAT(FSM_CAT(name, _f32_), FSM_ISA_SUFFIX)
+#include "fsm_exp.h"
+#include "fsm_kernels_body.h"
+#undef FSM_T_F32
+#undef FT
+#undef VT
+#undef VW
+#undef V
+#undef K
+
+/* float64 */
+#define FSM_T_F32 0
+#define FT double
+#define VT vf64
+#define VW VF64_W
+#define V(op) FSM_CAT(vf64_, op)
+#define K(name) FSM_CAT(FSM_CAT(name, _f64_), FSM_ISA_SUFFIX)
+#include "fsm_exp.h"
+#include "fsm_kernels_body.h"
+#undef FSM_T_F32
+#undef FT
+#undef VT
+#undef VW
+#undef V
+#undef K
+
+#define FSM_BOTH(name) FSM_CAT(FSM_CAT(name, _f32_), FSM_ISA_SUFFIX), FSM_CAT(FSM_CAT(name, _f64_), FSM_ISA_SUFFIX)
+
+const fsm_kernels FSM_CAT(fsm_kernels_, FSM_ISA_SUFFIX) = {
+    FSM_STR(FSM_ISA_SUFFIX),
+    FSM_BOTH(row_max),
+    FSM_BOTH(row_expsum),
+    FSM_BOTH(row_scale),
+    FSM_BOTH(row_logsub),
+    FSM_BOTH(col_max),
+    FSM_BOTH(col_expsum),
+    FSM_BOTH(col_scale),
+    FSM_BOTH(col_logsub),
+};

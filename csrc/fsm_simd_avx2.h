@@ -1,0 +1,77 @@
+/* Vector primitives for x86-64 AVX2 + FMA: 8 float / 4 double lanes, fused multiply-add.
+ * The target is enabled for this translation unit only (by pragma), so the rest of the
+ * binary stays baseline x86-64 and runs on any CPU; fsm_dispatch.c checks cpuid + xgetbv
+ * before any of it is called. See fsm_simd_scalar.h for the meaning of each primitive. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC target("avx2,fma")
+#elif defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#define FSM_CLANG_POP_TARGET 1
+#endif
+#include <immintrin.h>
+#include <stdint.h>
+
+#define FSM_ISA_SUFFIX avx2
+#define FSM_ISA_HAS_FMA 1
+
+typedef __m256 vf32;
+typedef __m256 vf32_mask;
+typedef __m256i vf32_count; /* int32 lanes */
+#define VF32_W 8
+typedef __m256d vf64;
+typedef __m256d vf64_mask;
+typedef __m256i vf64_count; /* int64 lanes */
+#define VF64_W 4
+
+static inline vf32 vf32_load(const float *p) { return _mm256_loadu_ps(p); }
+static inline void vf32_store(float *p, vf32 v) { _mm256_storeu_ps(p, v); }
+static inline vf32 vf32_set1(float a) { return _mm256_set1_ps(a); }
+static inline vf32 vf32_add(vf32 a, vf32 b) { return _mm256_add_ps(a, b); }
+static inline vf32 vf32_sub(vf32 a, vf32 b) { return _mm256_sub_ps(a, b); }
+static inline vf32 vf32_mul(vf32 a, vf32 b) { return _mm256_mul_ps(a, b); }
+static inline vf32 vf32_fma(vf32 a, vf32 b, vf32 c) { return _mm256_fmadd_ps(a, b, c); }
+static inline vf32 vf32_max(vf32 a, vf32 b) { return _mm256_max_ps(a, b); }
+static inline vf32_mask vf32_eq(vf32 a, vf32 b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
+static inline vf32_mask vf32_lt(vf32 a, vf32 b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
+static inline vf32 vf32_zero_where(vf32_mask m, vf32 v) { return _mm256_andnot_ps(m, v); }
+static inline vf32 vf32_keep_where(vf32_mask m, vf32 v) { return _mm256_and_ps(m, v); }
+static inline vf32 vf32_pow2_from_magic(vf32 k) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(k), 23));
+}
+static inline vf32_count vf32_count_zero(void) { return _mm256_setzero_si256(); }
+static inline vf32_count vf32_count_add(vf32_count c, vf32_mask m) {
+    return _mm256_sub_epi32(c, _mm256_castps_si256(m)); /* a true lane is -1 */
+}
+static inline void vf32_count_store(double *p, vf32_count c) {
+    _mm256_storeu_pd(p, _mm256_cvtepi32_pd(_mm256_castsi256_si128(c)));
+    _mm256_storeu_pd(p + 4, _mm256_cvtepi32_pd(_mm256_extracti128_si256(c, 1)));
+}
+static inline void vf32_widen_add(vf64 *lo, vf64 *hi, vf32 v) {
+    *lo = _mm256_add_pd(*lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+    *hi = _mm256_add_pd(*hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+}
+
+static inline vf64 vf64_load(const double *p) { return _mm256_loadu_pd(p); }
+static inline void vf64_store(double *p, vf64 v) { _mm256_storeu_pd(p, v); }
+static inline vf64 vf64_set1(double a) { return _mm256_set1_pd(a); }
+static inline vf64 vf64_add(vf64 a, vf64 b) { return _mm256_add_pd(a, b); }
+static inline vf64 vf64_sub(vf64 a, vf64 b) { return _mm256_sub_pd(a, b); }
+static inline vf64 vf64_mul(vf64 a, vf64 b) { return _mm256_mul_pd(a, b); }
+static inline vf64 vf64_fma(vf64 a, vf64 b, vf64 c) { return _mm256_fmadd_pd(a, b, c); }
+static inline vf64 vf64_max(vf64 a, vf64 b) { return _mm256_max_pd(a, b); }
+static inline vf64_mask vf64_eq(vf64 a, vf64 b) { return _mm256_cmp_pd(a, b, _CMP_EQ_OQ); }
+static inline vf64_mask vf64_lt(vf64 a, vf64 b) { return _mm256_cmp_pd(a, b, _CMP_LT_OQ); }
+static inline vf64 vf64_zero_where(vf64_mask m, vf64 v) { return _mm256_andnot_pd(m, v); }
+static inline vf64 vf64_keep_where(vf64_mask m, vf64 v) { return _mm256_and_pd(m, v); }
+static inline vf64 vf64_pow2_from_magic(vf64 k) {
+    return _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_castpd_si256(k), 52));
+}
+static inline vf64_count vf64_count_zero(void) { return _mm256_setzero_si256(); }
+static inline vf64_count vf64_count_add(vf64_count c, vf64_mask m) {
+    return _mm256_sub_epi64(c, _mm256_castpd_si256(m));
+}
+static inline void vf64_count_store(double *p, vf64_count c) {
+    int64_t t[4]; _mm256_storeu_si256((__m256i *)t, c);
+    for (int i = 0; i < 4; i++) p[i] = (double)t[i];
+}
+static inline void vf64_widen_add(vf64 *lo, vf64 *hi, vf64 v) { (void)hi; *lo = _mm256_add_pd(*lo, v); }

@@ -1,0 +1,209 @@
+"""The thin layer: dtype rules, axis normalisation, output allocation, then one call into
+the compiled layer (_core). Inputs the C kernels do not cover go to the NumPy twins in
+_reference.py.
+
+dtype rules (the result dtype, and what the C kernels compute in):
+  float32, float64        computed and returned in their own precision
+  float16                 computed in float32, returned as float16
+  integers, bool          converted to float64
+  longdouble (80/128-bit) the NumPy twin, in longdouble
+  complex                 logsumexp: the NumPy twin (SciPy's semantics); softmax and
+                          log_softmax: TypeError (no ordering to take a max by)
+  anything else           TypeError naming the dtype
+"""
+import operator
+
+import numpy as np
+
+from . import _core, _reference
+
+__all__ = ["softmax", "log_softmax", "logsumexp"]
+
+AxisError = np.exceptions.AxisError if hasattr(np, "exceptions") else np.AxisError
+_LONGDOUBLE_IS_WIDE = np.finfo(np.longdouble).nmant > np.finfo(np.float64).nmant
+
+
+def _classify(x, func):
+    """(compute dtype for the C path or None for the twin, result dtype)."""
+    dt = x.dtype
+    if dt.kind == "f":
+        if dt.itemsize == 2:
+            return np.dtype(np.float32), dt
+        if dt.itemsize in (4, 8):
+            native = dt.newbyteorder("=")
+            return native, native
+        if dt.itemsize > 8 and _LONGDOUBLE_IS_WIDE:
+            return None, dt
+    if dt.kind in "biu":
+        return np.dtype(np.float64), np.dtype(np.float64)
+    if dt.kind == "c" and func == "logsumexp":
+        return None, dt
+    raise TypeError(f"{func}: unsupported dtype {dt} (expected a real floating, integer "
+                    f"or bool array{'; complex is accepted by logsumexp' if dt.kind == 'c' else ''})")
+
+
+def _normalize_axes(axis, ndim):
+    """axis (None, int or tuple of ints) -> sorted tuple of distinct non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    items = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    axes = []
+    for a in items:
+        try:
+            a = operator.index(a)
+        except TypeError:
+            raise TypeError(f"axis must be an integer, a tuple of integers or None, not {type(a).__name__}") from None
+        if not -ndim <= a < ndim:
+            raise AxisError(a, ndim)
+        a %= ndim
+        if a in axes:
+            raise AxisError(f"repeated axis {a} in axis={axis!r}")
+        axes.append(a)
+    return tuple(sorted(axes))
+
+
+def _c_ready(x, compute):
+    """x as an aligned, native-order array of the compute dtype (no copy when it is one)."""
+    if x.dtype != compute or not x.flags.aligned:
+        x = x.astype(compute)
+    return x
+
+
+def _to_last_axis(x, axes):
+    """Move `axes` to the end and merge them into one; returns (array, moved shape)."""
+    k = len(axes)
+    moved = np.moveaxis(x, axes, tuple(range(x.ndim - k, x.ndim)))
+    return moved.reshape(moved.shape[: x.ndim - k] + (-1,)), moved.shape
+
+
+def _softmax_like(x, axis, op, func):
+    x = np.asarray(x)
+    compute, result = _classify(x, func)
+    if compute is None:
+        twin = _reference.softmax if op == _core.SOFTMAX else _reference.log_softmax
+        return twin(x, axis=axis)
+    axes = _normalize_axes(axis, max(x.ndim, 1))
+    xc = _c_ready(x, compute)
+    if xc.ndim == 0:
+        xc = xc.reshape(1)
+    if len(axes) == 1:
+        out = _core.softmax_axis(xc, axes[0], op, np.empty_like(xc))
+    elif len(axes) == xc.ndim and xc.flags.c_contiguous:
+        flat = xc.reshape(-1)
+        out = _core.softmax_axis(flat, 0, op, np.empty_like(flat)).reshape(xc.shape)
+    else:
+        merged, moved_shape = _to_last_axis(xc, axes)
+        out = _core.softmax_axis(merged, merged.ndim - 1, op, np.empty_like(merged))
+        k = len(axes)
+        out = np.moveaxis(out.reshape(moved_shape), tuple(range(xc.ndim - k, xc.ndim)), axes)
+    if out.dtype != result:
+        out = out.astype(result)
+    return out.reshape(x.shape)[()] if x.ndim == 0 else out
+
+
+def softmax(x, axis=None):
+    """Softmax along `axis`: exp(x) / sum(exp(x)), computed stably.
+
+    A drop-in for ``scipy.special.softmax``: same signature, shapes, dtypes and special
+    values, to within 3 ulp (float32) / 4 ulp (float64) of the exact result.
+
+    Parameters
+    ----------
+    x : array_like
+        Input array (real floating, integer or bool).
+    axis : int, tuple of ints or None, optional
+        Axis or axes to normalise over; None (the default) means the whole array.
+
+    Returns
+    -------
+    ndarray (a NumPy scalar for 0-d input), summing to 1 along `axis`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsoftmax import softmax
+    >>> np.round(softmax([1.5, 0.8, -0.2]), 3)
+    array([0.596, 0.296, 0.109])
+    >>> softmax(np.array([[1.0, 1.0], [0.0, np.log(3.0)]], dtype=np.float32), axis=1)
+    array([[0.5 , 0.5 ],
+           [0.25, 0.75]], dtype=float32)
+    """
+    return _softmax_like(x, axis, _core.SOFTMAX, "softmax")
+
+
+def log_softmax(x, axis=None):
+    """Logarithm of the softmax along `axis`: x - logsumexp(x), computed stably.
+
+    A drop-in for ``scipy.special.log_softmax``, accurate to 3 ulp (float32) / 4 ulp
+    (float64) relative, the max element included (where SciPy returns 0).
+
+    Examples
+    --------
+    >>> from fastsoftmax import log_softmax
+    >>> float(log_softmax([0.0, -40.0])[0])
+    -4.248354255291589e-18
+    """
+    return _softmax_like(x, axis, _core.LOG_SOFTMAX, "log_softmax")
+
+
+def _sign_of(out):
+    """The sign SciPy returns beside logsumexp of real inputs without weights."""
+    return np.where(np.isnan(out), np.nan, np.where(out == -np.inf, 0.0, 1.0)).astype(out.dtype)
+
+
+def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
+    """log(sum(exp(a))) along `axis`, computed stably.
+
+    A drop-in for ``scipy.special.logsumexp`` (same signature and semantics), accurate to
+    2 ulp of the exact result where that result does not cancel (see the README).
+
+    Parameters
+    ----------
+    a : array_like
+        Input array (real floating, integer, bool or complex).
+    axis : int, tuple of ints or None, optional
+        Axis or axes to reduce; None (the default) reduces all of them.
+    b : array_like, optional
+        Weights for exp(a), broadcast against `a`; may be negative.
+    keepdims : bool, optional
+        Keep the reduced axes as dimensions of length one.
+    return_sign : bool, optional
+        Also return the sign of the sum (then the result is log|sum|).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsoftmax import logsumexp
+    >>> float(logsumexp([1.0, 2.0]))
+    2.3132616875182226
+    >>> float(logsumexp([0.0, -40.0]))
+    4.248354255291589e-18
+    >>> logsumexp([1.0, 2.0], b=[1.0, -1.0], return_sign=True)
+    (np.float64(1.5413248546129181), np.float64(-1.0))
+    """
+    if b is not None:
+        return _reference.logsumexp(a, axis=axis, b=b, keepdims=keepdims, return_sign=return_sign)
+    a = np.asarray(a)
+    compute, result = _classify(a, "logsumexp")
+    if compute is None:
+        return _reference.logsumexp(a, axis=axis, keepdims=keepdims, return_sign=return_sign)
+    axes = _normalize_axes(axis, max(a.ndim, 1))
+    ac = _c_ready(a, compute)
+    if ac.ndim == 0:
+        ac = ac.reshape(1)
+    if len(axes) == 1:
+        ax = axes[0]
+        out = _core.logsumexp_axis(ac, ax, np.empty(ac.shape[:ax] + ac.shape[ax + 1:], dtype=compute))
+    else:
+        merged, _ = _to_last_axis(ac, axes)
+        out = _core.logsumexp_axis(merged, merged.ndim - 1, np.empty(merged.shape[:-1], dtype=compute))
+    if out.dtype != result:
+        out = out.astype(result)
+    if keepdims:
+        out = np.expand_dims(out, axes) if a.ndim else out.reshape(())
+    sign = None
+    if return_sign:
+        sign = _sign_of(out) if a.size else np.full_like(out, -1.0)
+        sign = sign[()] if sign.ndim == 0 else sign
+    out = out[()] if out.ndim == 0 else out
+    return (out, sign) if return_sign else out

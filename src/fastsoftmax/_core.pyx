@@ -1,0 +1,161 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The compiled layer: turns a validated float32/float64 array and one axis into the
+(outer, n, inner) view of csrc/fsm.h, releases the GIL and calls the C driver.
+
+The Python layer (_api.py) has already checked dtypes, normalised the axis and allocated
+the output; nothing here allocates except a contiguous copy for inputs whose dimensions
+cannot be collapsed into (outer, n, inner) without one.
+"""
+cimport numpy as cnp
+import numpy as np
+
+cnp.import_array()
+
+cdef extern from "fsm.h" nogil:
+    ctypedef Py_ssize_t fsm_int
+    ctypedef struct fsm_kernels:
+        const char *name
+    ctypedef struct fsm_shape:
+        fsm_int outer, n, inner
+        fsm_int x_outer, x_n, x_inner
+        fsm_int y_outer, y_n, y_inner
+    enum:
+        FSM_SOFTMAX
+        FSM_LOG_SOFTMAX
+        FSM_ISA_COUNT
+    const char *fsm_isa_name(int isa)
+    int fsm_isa_compiled(int isa)
+    int fsm_isa_supported(int isa)
+    const fsm_kernels *fsm_isa_kernels(int isa)
+    int fsm_best_isa()
+    int fsm_softmax_f32(const fsm_kernels *k, int op, const float *x, float *y, const fsm_shape *s)
+    int fsm_softmax_f64(const fsm_kernels *k, int op, const double *x, double *y, const fsm_shape *s)
+    int fsm_logsumexp_f32(const fsm_kernels *k, const float *x, float *y, const fsm_shape *s)
+    int fsm_logsumexp_f64(const fsm_kernels *k, const double *x, double *y, const fsm_shape *s)
+
+SOFTMAX = FSM_SOFTMAX
+LOG_SOFTMAX = FSM_LOG_SOFTMAX
+
+cdef const fsm_kernels *_active = fsm_isa_kernels(fsm_best_isa())
+
+
+def isa_table():
+    """[(name, compiled, supported)] for every instruction set the C layer knows."""
+    return [(fsm_isa_name(i).decode(), bool(fsm_isa_compiled(i)), bool(fsm_isa_supported(i)))
+            for i in range(FSM_ISA_COUNT)]
+
+
+def best_isa():
+    return fsm_isa_name(fsm_best_isa()).decode()
+
+
+def active_isa():
+    return _active.name.decode()
+
+
+def set_isa(str name):
+    """Make `name` the active kernel table; ValueError if this CPU cannot run it."""
+    global _active
+    for i in range(FSM_ISA_COUNT):
+        if fsm_isa_name(i).decode() == name:
+            if not fsm_isa_supported(i):
+                raise ValueError(f"instruction set {name!r} is not supported on this CPU/build")
+            _active = fsm_isa_kernels(i)
+            return
+    raise ValueError(f"unknown instruction set {name!r}")
+
+
+cdef bint _collapse(cnp.ndarray a, int lo, int hi, fsm_int *size, fsm_int *stride):
+    """Dimensions [lo, hi) of `a` as one (size, stride in elements); False if that needs a copy."""
+    cdef fsm_int itemsize = a.itemsize, total = 1, expect = 0, st
+    cdef int d
+    cdef bint seen = False
+    stride[0] = 0
+    for d in range(hi - 1, lo - 1, -1):
+        total *= a.shape[d]
+        if a.shape[d] == 1:
+            continue
+        st = a.strides[d]
+        if st % itemsize:
+            return False
+        st //= itemsize
+        if not seen:
+            stride[0] = st
+            seen = True
+        elif st != expect:
+            return False
+        expect = st * a.shape[d]
+    size[0] = total
+    return True
+
+
+cdef bint _view3(cnp.ndarray a, int axis, fsm_int *outer, fsm_int *n, fsm_int *inner,
+                 fsm_int *s_outer, fsm_int *s_n, fsm_int *s_inner):
+    cdef fsm_int unused
+    if not _collapse(a, 0, axis, outer, s_outer):
+        return False
+    if not _collapse(a, axis + 1, a.ndim, inner, s_inner):
+        return False
+    n[0] = a.shape[axis]
+    s_n[0] = a.strides[axis] // a.itemsize
+    return a.strides[axis] % a.itemsize == 0
+
+
+def softmax_axis(cnp.ndarray x, int axis, int op, cnp.ndarray out):
+    """out = softmax (op=SOFTMAX) or log_softmax (op=LOG_SOFTMAX) of x along axis.
+
+    x, out: same shape, same dtype (float32 or float64, native byte order, aligned);
+    0 <= axis < x.ndim. Returns out."""
+    cdef fsm_shape s
+    cdef int rc
+    cdef fsm_int unused
+    if not _view3(x, axis, &s.outer, &s.n, &s.inner, &s.x_outer, &s.x_n, &s.x_inner):
+        x = np.ascontiguousarray(x)
+        _view3(x, axis, &s.outer, &s.n, &s.inner, &s.x_outer, &s.x_n, &s.x_inner)
+    target = out
+    if not _view3(out, axis, &unused, &unused, &unused, &s.y_outer, &s.y_n, &s.y_inner):
+        out = np.empty((<object>x).shape, dtype=x.dtype)
+        _view3(out, axis, &unused, &unused, &unused, &s.y_outer, &s.y_n, &s.y_inner)
+    cdef char *xp = cnp.PyArray_BYTES(x)
+    cdef char *yp = cnp.PyArray_BYTES(out)
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    with nogil:
+        if typenum == cnp.NPY_FLOAT32:
+            rc = fsm_softmax_f32(_active, op, <const float *>xp, <float *>yp, &s)
+        else:
+            rc = fsm_softmax_f64(_active, op, <const double *>xp, <double *>yp, &s)
+    if rc != 0:
+        raise MemoryError("fastsoftmax: could not allocate scratch memory")
+    if out is not target:
+        target[...] = out
+    return target
+
+
+def logsumexp_axis(cnp.ndarray x, int axis, cnp.ndarray out):
+    """out = logsumexp of x along axis; out has x's shape without that axis (same dtype)."""
+    cdef fsm_shape s
+    cdef int rc
+    cdef fsm_int unused
+    if not _view3(x, axis, &s.outer, &s.n, &s.inner, &s.x_outer, &s.x_n, &s.x_inner):
+        x = np.ascontiguousarray(x)
+        _view3(x, axis, &s.outer, &s.n, &s.inner, &s.x_outer, &s.x_n, &s.x_inner)
+    target = out
+    if not (_collapse(out, 0, axis, &unused, &s.y_outer)
+            and _collapse(out, axis, out.ndim, &unused, &s.y_inner)):
+        out = np.empty((<object>target).shape, dtype=x.dtype)
+        _collapse(out, 0, axis, &unused, &s.y_outer)
+        _collapse(out, axis, out.ndim, &unused, &s.y_inner)
+    s.y_n = 0
+    cdef char *xp = cnp.PyArray_BYTES(x)
+    cdef char *yp = cnp.PyArray_BYTES(out)
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    with nogil:
+        if typenum == cnp.NPY_FLOAT32:
+            rc = fsm_logsumexp_f32(_active, <const float *>xp, <float *>yp, &s)
+        else:
+            rc = fsm_logsumexp_f64(_active, <const double *>xp, <double *>yp, &s)
+    if rc != 0:
+        raise MemoryError("fastsoftmax: could not allocate scratch memory")
+    if out is not target:
+        target[...] = out
+    return target
