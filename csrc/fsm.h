@@ -42,9 +42,10 @@ typedef struct fsm_kernels {
     float  (*row_max_f32)(const float *x, fsm_int n);
     double (*row_max_f64)(const double *x, fsm_int n);
 
-    /* y_i = exp(x_i - m) (y may be NULL: sum only); returns rest and ties. */
-    void (*row_expsum_f32)(const float *x, fsm_int n, float m, float *y, double *rest, double *ties);
-    void (*row_expsum_f64)(const double *x, fsm_int n, double m, double *y, double *rest, double *ties);
+    /* y_i = exp(x_i - m) (y may be NULL: sum only). With ties non-NULL, *sum is the rest
+     * and *ties the count (see above); with ties NULL, *sum is the sum of all terms. */
+    void (*row_expsum_f32)(const float *x, fsm_int n, float m, float *y, double *sum, double *ties);
+    void (*row_expsum_f64)(const double *x, fsm_int n, double m, double *y, double *sum, double *ties);
 
     /* y_i *= (s_hi + s_lo), the scale carried as a double-length pair for accuracy. */
     void (*row_scale_f32)(float *y, fsm_int n, float s_hi, float s_lo);
@@ -58,9 +59,9 @@ typedef struct fsm_kernels {
     void (*col_max_f32)(const float *x, fsm_int xs, fsm_int n, fsm_int w, float *m);
     void (*col_max_f64)(const double *x, fsm_int xs, fsm_int n, fsm_int w, double *m);
     void (*col_expsum_f32)(const float *x, fsm_int xs, fsm_int n, fsm_int w, const float *m,
-                           float *y, fsm_int ys, double *rest, double *ties);
+                           float *y, fsm_int ys, double *sum, double *ties);
     void (*col_expsum_f64)(const double *x, fsm_int xs, fsm_int n, fsm_int w, const double *m,
-                           double *y, fsm_int ys, double *rest, double *ties);
+                           double *y, fsm_int ys, double *sum, double *ties);
     void (*col_scale_f32)(float *y, fsm_int ys, fsm_int n, fsm_int w, const float *s_hi, const float *s_lo);
     void (*col_scale_f64)(double *y, fsm_int ys, fsm_int n, fsm_int w, const double *s_hi, const double *s_lo);
     void (*col_logsub_f32)(const float *x, fsm_int xs, fsm_int n, fsm_int w, const float *m,

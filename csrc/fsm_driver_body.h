@@ -50,8 +50,9 @@ static void D(softmax_row)(const fsm_kernels *k, int op, const FT *x, FT *y, fsm
     FT hi, lo;
     if (op == FSM_SOFTMAX) {
         double inv_hi, inv_lo;
-        KER(k, row_expsum)(x, n, m, y, &rest, &ties);
-        inverse_pair(ties + rest, &inv_hi, &inv_lo);
+        double sum;
+        KER(k, row_expsum)(x, n, m, y, &sum, NULL);
+        inverse_pair(sum, &inv_hi, &inv_lo);
         D(split)(inv_hi, inv_lo, &hi, &lo);
         KER(k, row_scale)(y, n, hi, lo);
     } else {
@@ -85,11 +86,12 @@ static void D(softmax_cols)(const fsm_kernels *k, int op, const FT *x, fsm_int x
     FT m[FSM_COL_BLOCK], a[FSM_COL_BLOCK], b[FSM_COL_BLOCK];
     double rest[FSM_COL_BLOCK], ties[FSM_COL_BLOCK];
     KER(k, col_max)(x, xs, n, w, m);
-    KER(k, col_expsum)(x, xs, n, w, m, op == FSM_SOFTMAX ? y : NULL, ys, rest, ties);
+    if (op == FSM_SOFTMAX) KER(k, col_expsum)(x, xs, n, w, m, y, ys, rest, NULL);
+    else KER(k, col_expsum)(x, xs, n, w, m, NULL, ys, rest, ties);
     for (fsm_int j = 0; j < w; j++) {
         if (op == FSM_SOFTMAX) {
             double inv_hi, inv_lo;
-            inverse_pair(ties[j] + rest[j], &inv_hi, &inv_lo);
+            inverse_pair(rest[j], &inv_hi, &inv_lo); /* the sum of all terms here */
             D(split)(inv_hi, inv_lo, &a[j], &b[j]);
         } else {
             D(split)(log_of_sum(rest[j], ties[j]), 0.0, &a[j], &b[j]);

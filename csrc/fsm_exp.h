@@ -8,7 +8,7 @@
  *   r  = ((d_hi - k*ln2_hi) - k*ln2_lo) + d_lo  Cody-Waite: ln2_hi has enough trailing zero
  *        bits that k*ln2_hi is exact and d_hi - k*ln2_hi is exact by Sterbenz, with or
  *        without FMA; d_lo (the rounding error of x - max) enters here, where it is small
- *   p  = 1 + r + r^2 q(r) ~ exp(r), |r| <= ln2/2 (+ a few ulp without FMA)
+ *   p  = 1 + r (1 + r q(r)) ~ exp(r), |r| <= ln2/2 (+ a few ulp without FMA), Horner
  *        q: near-minimax fit from tools/gen_exp_poly.py; polynomial error 9.7e-9 (float32,
  *        degree 6) and 1.6e-17 (float64, degree 11), relative
  *   e  = p * 2^k, 2^k built from the exponent bits of the magic sum
@@ -62,8 +62,8 @@ static inline VT K(exp_lo)(VT d_hi, VT d_lo)
     VT r = V(fma)(k, V(set1)(-FSM_EXP_LN2_HI), d_hi);
     r = V(fma)(k, V(set1)(-FSM_EXP_LN2_LO), r);
     r = V(add)(r, d_lo);
-    VT p = V(fma)(V(mul)(r, r), K(exp_poly_q)(r), r);
-    p = V(add)(p, V(set1)((FT)1));
+    const VT one = V(set1)((FT)1);
+    VT p = V(fma)(V(fma)(K(exp_poly_q)(r), r, one), r, one);
     VT e = V(mul)(p, V(pow2_from_magic)(k_magic));
     return V(zero_where)(V(lt)(d_hi, V(set1)(FSM_EXP_CUTOFF)), e);
 }

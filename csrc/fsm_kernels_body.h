@@ -51,21 +51,27 @@ static FT K(row_max)(const FT *x, fsm_int n)
     return m;
 }
 
-/* one vector of the exp-and-sum pass: e = exp(x - m); terms equal to the max are counted,
- * the others summed (in double) */
-FSM_INLINE VT K(expsum_step)(VT x, VT m, VT neg_m, vf64 *acc_lo, vf64 *acc_hi, V(count) *ties)
+/* one vector of the exp-and-sum pass: e = exp(x - m), summed in double. With split, the
+ * terms equal to the max (each exactly 1) are counted instead of summed, so that the sum of
+ * the others keeps its relative accuracy (log1p in the driver); softmax needs only the total. */
+FSM_INLINE VT K(expsum_step)(VT x, VT m, VT neg_m, vf64 *acc_lo, vf64 *acc_hi, V(count) *ties,
+                             const int split)
 {
     VT lo;
     VT hi = K(sub_exact)(x, m, neg_m, &lo);
     VT e = K(exp_lo)(hi, lo);
-    V(mask) is_max = V(eq)(x, m);
-    *ties = V(count_add)(*ties, is_max);
-    V(widen_add)(acc_lo, acc_hi, V(zero_where)(is_max, e));
+    if (split) {
+        V(mask) is_max = V(eq)(x, m);
+        *ties = V(count_add)(*ties, is_max);
+        V(widen_add)(acc_lo, acc_hi, V(zero_where)(is_max, e));
+    } else {
+        V(widen_add)(acc_lo, acc_hi, e);
+    }
     return e;
 }
 
-FSM_INLINE void K(row_expsum_impl)(const FT *x, fsm_int n, FT m, FT *y, double *rest,
-                                   double *ties, const int store)
+FSM_INLINE void K(row_expsum_impl)(const FT *x, fsm_int n, FT m, FT *y, double *sum,
+                                   double *ties, const int store, const int split)
 {
     const VT vm = V(set1)(m), neg_m = V(set1)(-m);
     const vf64 zero = vf64_set1(0.0);
@@ -74,33 +80,35 @@ FSM_INLINE void K(row_expsum_impl)(const FT *x, fsm_int n, FT m, FT *y, double *
     fsm_int i = 0;
     while (i < n) {
         const fsm_int end = n - i > FSM_SUM_BLOCK ? i + FSM_SUM_BLOCK : n;
-        vf64 a_lo = zero, a_hi = zero, b_lo = zero, b_hi = zero;
-        for (; i + 2 * VW <= end; i += 2 * VW) {
-            VT e0 = K(expsum_step)(V(load)(x + i), vm, neg_m, &a_lo, &a_hi, &cnt);
-            VT e1 = K(expsum_step)(V(load)(x + i + VW), vm, neg_m, &b_lo, &b_hi, &cnt);
-            if (store) {
-                V(store)(y + i, e0);
-                V(store)(y + i + VW, e1);
-            }
+        /* one vector per iteration: the exp needs most of the 16 vector registers, and
+         * consecutive iterations are independent but for the sums, so the core overlaps them */
+        vf64 a_lo = zero, a_hi = zero;
+        for (; i + VW <= end; i += VW) {
+            VT e = K(expsum_step)(V(load)(x + i), vm, neg_m, &a_lo, &a_hi, &cnt, split);
+            if (store) V(store)(y + i, e);
         }
-        for (; i < end; i += VW) {
-            const fsm_int k = end - i < VW ? end - i : VW;
-            VT e = K(expsum_step)(K(load_k)(x + i, k, -INFINITY), vm, neg_m, &a_lo, &a_hi, &cnt);
-            if (store) K(store_k)(y + i, k, e);
+        if (i < end) {
+            VT e = K(expsum_step)(K(load_tail)(x + i, end - i, -INFINITY), vm, neg_m, &a_lo, &a_hi, &cnt, split);
+            if (store) K(store_tail)(y + i, end - i, e);
+            i = end;
         }
-        fsm_acc_flush(&tot, &comp, vf64_add(vf64_add(a_lo, a_hi), vf64_add(b_lo, b_hi)));
+        fsm_acc_flush(&tot, &comp, vf64_add(a_lo, a_hi));
     }
-    double c[VW], t = 0;
-    V(count_store)(c, cnt);
-    for (int j = 0; j < VW; j++) t += c[j];
-    *ties = t;
-    *rest = fsm_acc_total(tot, comp);
+    if (split) {
+        double c[VW], t = 0;
+        V(count_store)(c, cnt);
+        for (int j = 0; j < VW; j++) t += c[j];
+        *ties = t;
+    }
+    *sum = fsm_acc_total(tot, comp);
 }
 
-static void K(row_expsum)(const FT *x, fsm_int n, FT m, FT *y, double *rest, double *ties)
+static void K(row_expsum)(const FT *x, fsm_int n, FT m, FT *y, double *sum, double *ties)
 {
-    if (y) K(row_expsum_impl)(x, n, m, y, rest, ties, 1);
-    else K(row_expsum_impl)(x, n, m, y, rest, ties, 0);
+    if (y && ties) K(row_expsum_impl)(x, n, m, y, sum, ties, 1, 1);
+    else if (y) K(row_expsum_impl)(x, n, m, y, sum, ties, 1, 0);
+    else if (ties) K(row_expsum_impl)(x, n, m, y, sum, ties, 0, 1);
+    else K(row_expsum_impl)(x, n, m, y, sum, ties, 0, 0);
 }
 
 /* y *= s_hi + s_lo: the low part makes the product as good as one by the exact scale */
@@ -163,7 +171,8 @@ static void K(col_max)(const FT *x, fsm_int xs, fsm_int n, fsm_int w, FT *m)
 }
 
 FSM_INLINE void K(col_expsum_impl)(const FT *x, fsm_int xs, fsm_int n, fsm_int w, const FT *m,
-                                   FT *y, fsm_int ys, double *rest, double *ties, const int store)
+                                   FT *y, fsm_int ys, double *sum, double *ties, const int store,
+                                   const int split)
 {
     const vf64 zero = vf64_set1(0.0);
     for (fsm_int j = 0; j < w; j += VW) {
@@ -176,7 +185,7 @@ FSM_INLINE void K(col_expsum_impl)(const FT *x, fsm_int xs, fsm_int n, fsm_int w
             const fsm_int end = n - i > FSM_SUM_BLOCK ? i + FSM_SUM_BLOCK : n;
             vf64 a_lo = zero, a_hi = zero;
             for (; i < end; i++) {
-                VT e = K(expsum_step)(K(load_k)(x + i * xs + j, k, -INFINITY), vm, neg_m, &a_lo, &a_hi, &cnt);
+                VT e = K(expsum_step)(K(load_k)(x + i * xs + j, k, -INFINITY), vm, neg_m, &a_lo, &a_hi, &cnt, split);
                 if (store) K(store_k)(y + i * ys + j, k, e);
             }
             fsm_acc_flush(&tot_lo, &comp_lo, a_lo);
@@ -187,17 +196,19 @@ FSM_INLINE void K(col_expsum_impl)(const FT *x, fsm_int xs, fsm_int n, fsm_int w
         vf64_store(r + VF64_W, vf64_add(tot_hi, comp_hi));
         V(count_store)(c, cnt);
         for (fsm_int l = 0; l < k; l++) {
-            rest[j + l] = r[l];
-            ties[j + l] = c[l];
+            sum[j + l] = r[l];
+            if (split) ties[j + l] = c[l];
         }
     }
 }
 
 static void K(col_expsum)(const FT *x, fsm_int xs, fsm_int n, fsm_int w, const FT *m,
-                          FT *y, fsm_int ys, double *rest, double *ties)
+                          FT *y, fsm_int ys, double *sum, double *ties)
 {
-    if (y) K(col_expsum_impl)(x, xs, n, w, m, y, ys, rest, ties, 1);
-    else K(col_expsum_impl)(x, xs, n, w, m, y, ys, rest, ties, 0);
+    if (y && ties) K(col_expsum_impl)(x, xs, n, w, m, y, ys, sum, ties, 1, 1);
+    else if (y) K(col_expsum_impl)(x, xs, n, w, m, y, ys, sum, ties, 1, 0);
+    else if (ties) K(col_expsum_impl)(x, xs, n, w, m, y, ys, sum, ties, 0, 1);
+    else K(col_expsum_impl)(x, xs, n, w, m, y, ys, sum, ties, 0, 0);
 }
 
 static void K(col_scale)(FT *y, fsm_int ys, fsm_int n, fsm_int w, const FT *s_hi, const FT *s_lo)
