@@ -30,6 +30,31 @@ FSM_INLINE void K(store_k)(FT *p, fsm_int k, VT v)
     if (k == VW) V(store)(p, v); else K(store_tail)(p, k, v);
 }
 
+/* Accumulating the exps in double lanes, (lo, hi) per vector.
+ * float32: each float widens exactly; lo takes lanes [0, VF64_W), hi the rest. With 29
+ *          spare bits in double, plain adds keep the sum far below a float32 ulp.
+ * float64: Kahan summation per lane, hi holding the compensation: plain adds of a few
+ *          hundred terms per lane would cost tens of ulp (measured), Kahan keeps the
+ *          relative error of a block near 2 ulp whatever its length.
+ * K(acc_lanes) turns (lo, hi) into plain lane sums before a block is flushed. */
+#if FSM_T_F32
+FSM_INLINE void K(acc_add)(vf64 *lo, vf64 *hi, VT e) { V(widen_add)(lo, hi, e); }
+FSM_INLINE void K(acc_lanes)(vf64 *lo, vf64 *hi) { (void)lo; (void)hi; }
+#else
+FSM_INLINE void K(acc_add)(vf64 *sum, vf64 *comp, VT e)
+{
+    VT y = V(sub)(e, *comp);
+    VT t = V(add)(*sum, y);
+    *comp = V(sub)(V(sub)(t, *sum), y);
+    *sum = t;
+}
+FSM_INLINE void K(acc_lanes)(vf64 *lo, vf64 *hi)
+{
+    *lo = V(sub)(*lo, *hi);
+    *hi = V(set1)(0.0);
+}
+#endif
+
 /* ------------------------------------------------------------------ rows */
 
 static FT K(row_max)(const FT *x, fsm_int n)
@@ -63,9 +88,9 @@ FSM_INLINE VT K(expsum_step)(VT x, VT m, VT neg_m, vf64 *acc_lo, vf64 *acc_hi, V
     if (split) {
         V(mask) is_max = V(eq)(x, m);
         *ties = V(count_add)(*ties, is_max);
-        V(widen_add)(acc_lo, acc_hi, V(zero_where)(is_max, e));
+        K(acc_add)(acc_lo, acc_hi, V(zero_where)(is_max, e));
     } else {
-        V(widen_add)(acc_lo, acc_hi, e);
+        K(acc_add)(acc_lo, acc_hi, e);
     }
     return e;
 }
@@ -92,6 +117,7 @@ FSM_INLINE void K(row_expsum_impl)(const FT *x, fsm_int n, FT m, FT *y, double *
             if (store) K(store_tail)(y + i, end - i, e);
             i = end;
         }
+        K(acc_lanes)(&a_lo, &a_hi);
         fsm_acc_flush(&tot, &comp, vf64_add(a_lo, a_hi));
     }
     if (split) {
@@ -188,6 +214,7 @@ FSM_INLINE void K(col_expsum_impl)(const FT *x, fsm_int xs, fsm_int n, fsm_int w
                 VT e = K(expsum_step)(K(load_k)(x + i * xs + j, k, -INFINITY), vm, neg_m, &a_lo, &a_hi, &cnt, split);
                 if (store) K(store_k)(y + i * ys + j, k, e);
             }
+            K(acc_lanes)(&a_lo, &a_hi);
             fsm_acc_flush(&tot_lo, &comp_lo, a_lo);
             fsm_acc_flush(&tot_hi, &comp_hi, a_hi);
         }

@@ -74,4 +74,3 @@ static inline void vf64_count_store(double *p, vf64_count c) {
     int64_t t[4]; _mm256_storeu_si256((__m256i *)t, c);
     for (int i = 0; i < 4; i++) p[i] = (double)t[i];
 }
-static inline void vf64_widen_add(vf64 *lo, vf64 *hi, vf64 v) { (void)hi; *lo = _mm256_add_pd(*lo, v); }

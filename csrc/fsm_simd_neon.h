@@ -69,4 +69,3 @@ static inline vf64_count vf64_count_add(vf64_count c, vf64_mask m) { return vsub
 static inline void vf64_count_store(double *p, vf64_count c) {
     p[0] = (double)vgetq_lane_s64(c, 0); p[1] = (double)vgetq_lane_s64(c, 1);
 }
-static inline void vf64_widen_add(vf64 *lo, vf64 *hi, vf64 v) { (void)hi; *lo = vaddq_f64(*lo, v); }

@@ -13,8 +13,8 @@
  *   zero_where(m,v) v where m is false, 0 where true;  keep_where(m,v) the converse
  *   pow2_from_magic(k) 2^k from a float whose low mantissa bits hold k + bias (fsm_exp.h)
  *   count_add(c,m)  c + 1 in the lanes where m is true;  count_store(p,c) lanes as doubles
- *   widen_add(lo,hi,v) add v to double accumulators: lo gets lanes [0, VF64_W), hi the
- *                   next VF64_W lanes (float32 only; float64 adds everything to lo)
+ *   vf32_widen_add(lo,hi,v) add float lanes to double accumulators: lo gets lanes
+ *                   [0, VF64_W), hi the next VF64_W lanes
  */
 #include <stdint.h>
 #include <string.h>
@@ -55,4 +55,3 @@ FSM_SCALAR_OPS(f32, float, uint32_t, 23)
 FSM_SCALAR_OPS(f64, double, uint64_t, 52)
 
 static inline void vf32_widen_add(vf64 *lo, vf64 *hi, vf32 v) { (void)hi; *lo += (double)v; }
-static inline void vf64_widen_add(vf64 *lo, vf64 *hi, vf64 v) { (void)hi; *lo += v; }

@@ -59,4 +59,3 @@ static inline void vf64_count_store(double *p, vf64_count c) {
     int64_t t[2]; _mm_storeu_si128((__m128i *)t, c);
     p[0] = (double)t[0]; p[1] = (double)t[1];
 }
-static inline void vf64_widen_add(vf64 *lo, vf64 *hi, vf64 v) { (void)hi; *lo = _mm_add_pd(*lo, v); }

@@ -73,7 +73,8 @@ def _to_last_axis(x, axes):
     """Move `axes` to the end and merge them into one; returns (array, moved shape)."""
     k = len(axes)
     moved = np.moveaxis(x, axes, tuple(range(x.ndim - k, x.ndim)))
-    return moved.reshape(moved.shape[: x.ndim - k] + (-1,)), moved.shape
+    merged = int(np.prod(moved.shape[x.ndim - k:]))  # not -1: the array may be empty
+    return moved.reshape(moved.shape[: x.ndim - k] + (merged,)), moved.shape
 
 
 def _softmax_like(x, axis, op, func):
