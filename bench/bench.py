@@ -1,0 +1,491 @@
+"""Benchmark fastsoftmax against NumPy, scipy.special and torch, single-threaded.
+
+    python bench/bench.py [--quick] [--json PATH] [--functions F ...] [--dtypes D ...]
+
+Every competitor runs in this process on the same input array. Times are the minimum over
+`repeat` rounds of timeit-style loops, each loop long enough to last `min_time` seconds;
+each round times every competitor in turn, so that load from elsewhere hits all alike.
+Speed-up = competitor time / fastsoftmax time (> 1: fastsoftmax is faster). The floor is
+`np.copyto(dst, x)`: one read and one write of the input's bytes, used for all three
+functions (logsumexp writes far less, so its true floor is lower).
+
+Importable: `compare(...)` returns the figures, `format_tables(...)`,
+`evaluate_targets(...)` and `environment()` present them; `main(argv)` is the CLI.
+"""
+import argparse
+import ctypes
+import gc
+import json
+import os
+import platform
+import sys
+import timeit
+from collections import namedtuple
+from contextlib import contextmanager
+
+import numpy as np
+
+import fastsoftmax
+
+try:
+    import scipy
+    import scipy.special
+except ImportError:  # pragma: no cover - scipy is a bench dependency, but stay usable
+    scipy = None
+try:
+    import torch
+except ImportError:
+    torch = None
+try:
+    import threadpoolctl
+except ImportError:
+    threadpoolctl = None
+
+FUNCTIONS = ("softmax", "log_softmax", "logsumexp")
+DTYPES = ("float32", "float64")
+
+# (shape, axis, full runs only)
+Case = namedtuple("Case", "shape axis full_only")
+CASES = (
+    Case((10,), -1, False),
+    Case((1000,), -1, False),
+    Case((256, 1000), -1, False),
+    Case((4096, 4096), -1, True),
+    Case((1000, 4096), -1, False),
+    Case((1000, 4096), 0, False),
+    Case((64, 32000), -1, False),
+)
+
+# Targets from the project's issue: fastsoftmax must be at least `ratio` times faster.
+Target = namedtuple("Target", "function shape axis dtype competitor ratio")
+TARGETS = (
+    Target("softmax", (256, 1000), -1, "float32", "numpy", 10.0),
+    Target("softmax", (256, 1000), -1, "float32", "torch", 2.5),
+    Target("softmax", (256, 1000), -1, "float64", "numpy", 10.0),
+    Target("softmax", (256, 1000), -1, "float64", "torch", 2.0),
+    Target("logsumexp", (256, 1000), -1, "float32", "scipy", 30.0),
+    Target("logsumexp", (256, 1000), -1, "float32", "torch", 2.0),
+    Target("logsumexp", (256, 1000), -1, "float64", "scipy", 30.0),
+    Target("logsumexp", (256, 1000), -1, "float64", "torch", 2.0),
+    Target("log_softmax", (256, 1000), -1, "float32", "torch", 2.5),
+    Target("softmax", (10,), -1, "float32", "numpy", 10.0),
+    Target("softmax", (10,), -1, "float32", "torch", 2.5),
+)
+
+MIN_TIME, MIN_TIME_QUICK = 0.05, 0.01
+REPEAT = 5
+
+# glibc's malloc serves large blocks with fresh mmap()s, so every temporary array costs
+# page faults, until the first free() of such a block raises its threshold: the same call
+# then runs up to 4x faster (scipy.special.logsumexp, with many temporaries, the most), so
+# timings would depend on what the process did before. The mode fixes the allocator:
+#   warm: blocks up to 32 MiB from the heap, kept (the steady state of a long-running process)
+#   cold: glibc's initial thresholds, fixed (every block of 128 KiB or more page-faults anew)
+#   asis: leave it alone
+MALLOC_MODES = {"warm": (32 << 20, 64 << 20), "cold": (128 << 10, 128 << 10), "asis": None}
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_malloc_state = "as is (not configured)"
+
+
+# --- the implementations under test --------------------------------------------------------
+
+def _np_softmax(x, axis):
+    e = np.exp(x - x.max(axis, keepdims=True))
+    return e / e.sum(axis, keepdims=True)
+
+
+def _np_log_softmax(x, axis):
+    s = x - x.max(axis, keepdims=True)
+    return s - np.log(np.exp(s).sum(axis, keepdims=True))
+
+
+def _np_logsumexp(x, axis):
+    m = x.max(axis, keepdims=True)
+    return m.squeeze(axis) + np.log(np.exp(x - m).sum(axis))
+
+
+_NUMPY = {"softmax": _np_softmax, "log_softmax": _np_log_softmax, "logsumexp": _np_logsumexp}
+
+
+def _bind_fastsoftmax(func, x, axis):
+    f = getattr(fastsoftmax, func)
+    return lambda: f(x, axis=axis)
+
+
+def _bind_numpy(func, x, axis):
+    f = _NUMPY[func]
+    return lambda: f(x, axis)
+
+
+def _bind_scipy(func, x, axis):
+    f = getattr(scipy.special, func)
+    return lambda: f(x, axis=axis)
+
+
+def _bind_torch(func, x, axis):
+    f = getattr(torch, func)            # torch.softmax, torch.log_softmax, torch.logsumexp
+    t = torch.from_numpy(x)             # shares memory with x: no copy in the timed call
+    return lambda: f(t, dim=axis)
+
+
+def _bind_memcpy(func, x, axis):
+    dst = np.empty_like(x)
+    return lambda: np.copyto(dst, x)
+
+
+# name -> binder(function, x, axis) returning a zero-argument callable; None if unavailable
+COMPETITORS = {
+    "fastsoftmax": _bind_fastsoftmax,
+    "numpy": _bind_numpy,
+    "scipy": _bind_scipy if scipy is not None else None,
+    "torch": _bind_torch if torch is not None else None,
+    "memcpy": _bind_memcpy,
+}
+RIVALS = ("numpy", "scipy", "torch")        # the ones a speed-up is reported against
+
+
+def available_competitors():
+    return [name for name, binder in COMPETITORS.items() if binder is not None]
+
+
+# --- timing --------------------------------------------------------------------------------
+
+def time_calls(fns, min_time=MIN_TIME, repeat=REPEAT):
+    """Time each zero-argument callable in {name: fn}; returns {name: (s per call, loops)}.
+
+    Each is called once to warm up and given a loop length (1, 2, 5, 10, 20, ... calls) so
+    that one loop lasts >= min_time. Then `repeat` rounds run one loop of every callable in
+    turn, so that a burst of load from elsewhere hits all of them alike, and each keeps its
+    fastest loop. timeit turns the garbage collector off while it times."""
+    timers, loops = {}, {}
+    for name, fn in fns.items():
+        fn()
+        timers[name] = timer = timeit.Timer(fn)
+        number, i = 1, 0
+        while timer.timeit(number) < min_time:
+            i += 1
+            number = (1, 2, 5)[i % 3] * 10 ** (i // 3)
+        loops[name] = number
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(repeat):
+        for name, timer in timers.items():
+            best[name] = min(best[name], timer.timeit(loops[name]))
+    return {name: (best[name] / loops[name], loops[name]) for name in fns}
+
+
+def configure_malloc(mode="warm"):
+    """Fix glibc malloc's mmap and trim thresholds (see MALLOC_MODES; process-wide and not
+    undoable: mallopt turns the dynamic threshold off). Returns what was done."""
+    global _malloc_state
+    if MALLOC_MODES[mode] is None:
+        return _malloc_state
+    if platform.libc_ver()[0] != "glibc":
+        _malloc_state = "as is (not glibc)"
+        return _malloc_state
+    mmap_threshold, trim_threshold = MALLOC_MODES[mode]
+    libc = ctypes.CDLL(None)
+    if libc.mallopt(_M_MMAP_THRESHOLD, mmap_threshold) and libc.mallopt(_M_TRIM_THRESHOLD, trim_threshold):
+        _malloc_state = (f"{mode} (glibc mallopt: mmap threshold {mmap_threshold >> 10} KiB, "
+                         f"trim threshold {trim_threshold >> 10} KiB)")
+    else:
+        _malloc_state = f"as is (mallopt refused {mode})"
+    return _malloc_state
+
+
+@contextmanager
+def single_threaded():
+    """torch on one thread and any BLAS/OpenMP pool limited to one thread, restored after."""
+    saved = torch.get_num_threads() if torch is not None else None
+    limiter = threadpoolctl.threadpool_limits(limits=1) if threadpoolctl is not None else None
+    try:
+        if torch is not None:
+            torch.set_num_threads(1)
+        yield
+    finally:
+        if limiter is not None:
+            limiter.restore_original_limits()
+        if saved is not None:
+            torch.set_num_threads(saved)
+
+
+def _normalize_cases(cases, quick):
+    """Cases as Case tuples; accepts shapes (axis -1) or (shape, axis) pairs too."""
+    if cases is None:
+        return [c for c in CASES if not (quick and c.full_only)]
+    out = []
+    for c in cases:
+        if isinstance(c, Case):
+            out.append(c)
+        elif len(c) == 2 and isinstance(c[0], (tuple, list)):
+            out.append(Case(tuple(c[0]), int(c[1]), False))
+        else:
+            out.append(Case(tuple(c), -1, False))
+    return out
+
+
+def _agrees(func, x, axis):
+    """Sanity check (not an accuracy test): fastsoftmax on a slice of x against the NumPy
+    composition computed in a wider precision (float64 for float32; long double, where it
+    is wider, for float64), so the reference's own rounding does not trip the check."""
+    if x.ndim > 1:                          # a few rows (or columns) are enough
+        keep = 1 if axis % x.ndim == 0 else 0
+        x = np.ascontiguousarray(x[(slice(None),) * keep + (slice(0, 16),)])
+    wide = np.float64 if x.dtype == np.float32 else np.longdouble
+    ref = _NUMPY[func](x.astype(wide), axis)
+    rtol = 1e-5 if x.dtype == np.float32 else 1e-12
+    atol = 64 * np.finfo(wide).eps * max(1.0, float(np.abs(x).max()))
+    got = np.asarray(getattr(fastsoftmax, func)(x, axis=axis), dtype=wide)
+    return bool(np.allclose(got, ref, rtol=rtol, atol=atol, equal_nan=True))
+
+
+def compare(cases=None, dtypes=DTYPES, functions=FUNCTIONS, repeat=REPEAT, min_time=None,
+            quick=False, competitors=None, seed=0, malloc="warm", progress=None):
+    """Time every (dtype, case, function) against the competitors; returns a list of dicts.
+
+    cases: Case tuples, shapes (reduced along axis -1) or (shape, axis) pairs; default
+    CASES (less the full-only ones when quick). competitors: names from COMPETITORS
+    (fastsoftmax and memcpy are always timed). malloc: a MALLOC_MODES key, applied to the
+    whole process (configure_malloc). progress: optional callable(str).
+    """
+    configure_malloc(malloc)
+    if min_time is None:
+        min_time = MIN_TIME_QUICK if quick else MIN_TIME
+    names = [n for n in (competitors or available_competitors()) if COMPETITORS.get(n)]
+    names = ["fastsoftmax"] + [n for n in names if n not in ("fastsoftmax", "memcpy")] + ["memcpy"]
+    rng = np.random.default_rng(seed)
+    results = []
+    with single_threaded():
+        for dtype in dtypes:
+            for case in _normalize_cases(cases, quick):
+                x = (rng.standard_normal(case.shape) * 4).astype(dtype)
+                for func in functions:
+                    if progress:
+                        progress(f"{func} {dtype} {case.shape} axis={case.axis}")
+                    timed = time_calls({name: COMPETITORS[name](func, x, case.axis)
+                                        for name in names}, min_time, repeat)
+                    times = {name: t for name, (t, _) in timed.items()}
+                    fast = times["fastsoftmax"]
+                    results.append({
+                        "function": func,
+                        "dtype": dtype,
+                        "shape": list(case.shape),
+                        "axis": case.axis,
+                        "times_us": {k: v * 1e6 for k, v in times.items()},
+                        "loops": {name: n for name, (_, n) in timed.items()},
+                        "speedup": {k: times[k] / fast for k in RIVALS if k in times},
+                        "fastsoftmax_over_memcpy": fast / times["memcpy"],
+                        "agrees_with_reference": _agrees(func, x, case.axis),
+                    })
+                del x
+                gc.collect()
+    return results
+
+
+def evaluate_targets(results, targets=TARGETS):
+    """Each target with the measured ratio and PASS / MISS (n/a when not measured)."""
+    out = []
+    for t in targets:
+        hit = next((r for r in results if r["function"] == t.function and r["dtype"] == t.dtype
+                    and tuple(r["shape"]) == t.shape and r["axis"] == t.axis), None)
+        ratio = hit["speedup"].get(t.competitor) if hit else None
+        status = "n/a" if ratio is None else ("PASS" if ratio >= t.ratio else "MISS")
+        out.append({**t._asdict(), "shape": list(t.shape), "measured": ratio, "status": status})
+    return out
+
+
+# --- environment ---------------------------------------------------------------------------
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.split(":")[0].strip() in ("model name", "Model", "Hardware"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment():
+    """Versions, CPU, the active kernel path and the thread settings in force while timing."""
+    config = fastsoftmax.show_config(print_=False)
+    env = {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__ if scipy is not None else None,
+        "torch": torch.__version__ if torch is not None else None,
+        "cpu": _cpu_model(),
+        "machine": platform.machine(),
+        "cores": os.cpu_count(),
+        "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "fastsoftmax": config["version"],
+        "isa_active": config["active"],
+        "isa_supported": config["supported"],
+        "isa_compiled": config["compiled"],
+        "malloc": _malloc_state,
+        "thread_env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                                  "MKL_NUM_THREADS", "FASTSOFTMAX_ISA")
+                       if k in os.environ},
+    }
+    with single_threaded():
+        env["torch_threads"] = torch.get_num_threads() if torch is not None else None
+        env["threadpools"] = ([{"api": p["internal_api"], "threads": p["num_threads"],
+                                "library": os.path.basename(p["filepath"])}
+                               for p in threadpoolctl.threadpool_info()]
+                              if threadpoolctl is not None else None)
+    return env
+
+
+def format_environment(env):
+    pools = env["threadpools"]
+    pools = ("threadpoolctl not installed" if pools is None else
+             ", ".join(f"{p['library']} ({p['api']}) = {p['threads']}" for p in pools) or "none loaded")
+    cores = f"{env['cores']}" + (f" ({env['cores_usable']} usable)" if env["cores_usable"] not in
+                                 (None, env["cores"]) else "")
+    rows = [
+        ("Python", f"{env['python']} ({env['implementation']})"),
+        ("NumPy", env["numpy"]),
+        ("SciPy", env["scipy"] or "not installed"),
+        ("torch", env["torch"] or "not installed (columns skipped)"),
+        ("CPU", f"{env['cpu']} [{env['machine']}]"),
+        ("cores", cores + ("" if env["load_average"] is None else
+                           "; load average " + " ".join(f"{v:.2f}" for v in env["load_average"]))),
+        ("platform", env["platform"]),
+        ("fastsoftmax", f"{env['fastsoftmax']}, ISA path {env['isa_active']} "
+                        f"(supported: {', '.join(env['isa_supported'])})"),
+        ("threads", ("" if env["torch_threads"] is None else f"torch = {env['torch_threads']}; ")
+                    + f"pools: {pools}"
+                    + "".join(f"; {k}={v}" for k, v in env["thread_env"].items())),
+        ("malloc", env["malloc"]),
+    ]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k + ':':<{width + 1}} {v}" for k, v in rows)
+
+
+# --- tables --------------------------------------------------------------------------------
+
+def _us(v):
+    return "-" if v is None else (f"{v:,.2f}" if v < 10 else f"{v:,.1f}" if v < 1000 else f"{v:,.0f}")
+
+
+def _shape(shape):
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _ratio(v):
+    return "-" if v is None else (f"{v:.2f}x" if v < 10 else f"{v:.1f}x")
+
+
+def _markdown(header, rows, right_from):
+    """Aligned markdown table; columns from index right_from on are right-aligned."""
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+
+    def line(cells):
+        return "| " + " | ".join(str(c).rjust(w) if i >= right_from else str(c).ljust(w)
+                                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))) + " |"
+
+    rule = "|" + "|".join("-" * (w + 1) + ":" if i >= right_from else "-" * (w + 2)
+                          for i, w in enumerate(widths)) + "|"
+    return "\n".join([line(header), rule] + [line(r) for r in rows])
+
+
+def format_tables(results):
+    """One markdown table per function."""
+    rivals = [k for k in RIVALS if any(k in r["speedup"] for r in results)]
+    header = (["dtype", "shape", "axis", "fastsoftmax µs"] + [f"{k} µs" for k in rivals]
+              + ["memcpy µs"] + [f"vs {k}" for k in rivals] + ["/ memcpy"])
+    out = []
+    for func in dict.fromkeys(r["function"] for r in results):
+        rows = []
+        for r in (r for r in results if r["function"] == func):
+            t = r["times_us"]
+            flag = "" if r["agrees_with_reference"] else " (!)"
+            rows.append([r["dtype"], _shape(r["shape"]), str(r["axis"]), _us(t["fastsoftmax"]) + flag]
+                        + [_us(t.get(k)) for k in rivals] + [_us(t["memcpy"])]
+                        + [_ratio(r["speedup"].get(k)) for k in rivals]
+                        + [_ratio(r["fastsoftmax_over_memcpy"])])
+        out.append(f"### {func}\n\n" + _markdown(header, rows, right_from=3))
+    if not all(r["agrees_with_reference"] for r in results):
+        out.append("(!) fastsoftmax's result differs from the wide-precision reference on this case.")
+    return "\n\n".join(out)
+
+
+def format_targets(evaluated):
+    header = ["target", "dtype", "shape", "need", "measured", "status"]
+    rows = [[f"{t['function']} vs {t['competitor']}", t["dtype"],
+             _shape(t["shape"]),
+             f">= {t['ratio']:g}x", _ratio(t["measured"]), t["status"]] for t in evaluated]
+    return _markdown(header, rows, right_from=3)
+
+
+# --- CLI -----------------------------------------------------------------------------------
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true",
+                    help=f"skip the largest shape; loops of >= {MIN_TIME_QUICK} s "
+                         f"instead of {MIN_TIME} s")
+    ap.add_argument("--json", metavar="PATH", help="also write every figure as JSON to PATH")
+    ap.add_argument("--functions", nargs="+", choices=FUNCTIONS, default=list(FUNCTIONS))
+    ap.add_argument("--dtypes", nargs="+", choices=DTYPES, default=list(DTYPES))
+    ap.add_argument("--repeat", type=int, default=REPEAT,
+                    help="rounds; each competitor keeps its fastest loop")
+    ap.add_argument("--malloc", choices=list(MALLOC_MODES), default="warm",
+                    help="fix glibc malloc's thresholds so that timings do not depend on the "
+                         "process's history (warm, the default: no page faults for blocks up "
+                         "to 32 MiB; cold: page faults for every block >= 128 KiB; asis)")
+    ap.add_argument("--min-time", type=float, default=None,
+                    help="seconds one loop must last at least (overrides --quick's)")
+    args = ap.parse_args(argv)
+
+    configure_malloc(args.malloc)
+    env = environment()
+    print("## Environment\n")
+    print(format_environment(env))
+    print()
+    min_time = args.min_time or (MIN_TIME_QUICK if args.quick else MIN_TIME)
+    print(f"Times: one warm-up call, then the minimum of {args.repeat} rounds; in each round every "
+          f"competitor runs one loop of >= {min_time} s.")
+    print("vs X = X's time / fastsoftmax's time (> 1: fastsoftmax faster). "
+          "/ memcpy = fastsoftmax's time / np.copyto(dst, x)")
+    print("of the same input (one read + one write of its bytes; the floor used for all three "
+          "functions, though logsumexp writes far less).")
+    print(f"Competitors: {', '.join(available_competitors())}; single-threaded "
+          "(torch.set_num_threads(1), BLAS/OpenMP pools limited to 1 by threadpoolctl).\n",
+          flush=True)
+
+    progress = (lambda s: print(f"  timing {s} ...", file=sys.stderr, flush=True)) \
+        if sys.stderr.isatty() else None
+    results = compare(dtypes=args.dtypes, functions=args.functions, repeat=args.repeat,
+                      min_time=args.min_time, quick=args.quick, malloc=args.malloc,
+                      progress=progress)
+    print("## Results\n")
+    print(format_tables(results))
+    targets = evaluate_targets(results)
+    print("\n## Targets\n")
+    print(format_targets(targets))
+    counts = {s: sum(t["status"] == s for t in targets) for s in ("PASS", "MISS", "n/a")}
+    print(f"\n{counts['PASS']} PASS, {counts['MISS']} MISS, {counts['n/a']} n/a")
+    load = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    if load is not None:
+        print(f"load average at the end: {' '.join(f'{v:.2f}' for v in load)} "
+              f"(on {env['cores']} cores; above 1, other work ran beside this one)")
+
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"environment": env,
+                       "settings": {"quick": args.quick, "repeat": args.repeat,
+                                    "min_time": min_time, "load_average_at_end": load,
+                                    "floor": "np.copyto(dst, x) of the input",
+                                    "malloc": args.malloc},
+                       "cases": results, "targets": targets}, f, indent=2)
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
