@@ -183,16 +183,19 @@ static void K(row_logsub)(const FT *x, fsm_int n, FT m, FT c_hi, FT c_lo, FT *y)
 }
 
 /* --------------------------------------------------------------- columns
- * w adjacent columns, n rows, row i at x + i*xs. Each group of VW columns is carried down
- * all n rows in registers; the driver sizes w so the block stays in L2 between passes. */
+ * w adjacent columns (w <= FSM_COL_BLOCK), n rows, row i at x + i*xs. The rows are walked in
+ * memory order, each row's w contiguous elements updating per-column state (max, sums,
+ * counts) kept in small arrays that stay in L1; the driver sizes w so that the block of
+ * rows stays in L2 between the passes. Groups of VW columns; the last may be partial. */
 
 static void K(col_max)(const FT *x, fsm_int xs, fsm_int n, fsm_int w, FT *m)
 {
-    for (fsm_int j = 0; j < w; j += VW) {
-        const fsm_int k = w - j < VW ? w - j : VW;
-        VT acc = V(set1)(-INFINITY);
-        for (fsm_int i = 0; i < n; i++) acc = V(max)(acc, K(load_k)(x + i * xs + j, k, -INFINITY));
-        K(store_k)(m + j, k, acc);
+    const fsm_int full = w - w % VW;
+    for (fsm_int j = 0; j < w; j++) m[j] = (FT)-INFINITY;
+    for (fsm_int i = 0; i < n; i++) {
+        const FT *xr = x + i * xs;
+        for (fsm_int j = 0; j < full; j += VW) V(store)(m + j, V(max)(V(load)(m + j), V(load)(xr + j)));
+        for (fsm_int j = full; j < w; j++) m[j] = xr[j] > m[j] ? xr[j] : m[j];
     }
 }
 
@@ -200,30 +203,70 @@ FSM_INLINE void K(col_expsum_impl)(const FT *x, fsm_int xs, fsm_int n, fsm_int w
                                    FT *y, fsm_int ys, double *sum, double *ties, const int store,
                                    const int split)
 {
+    /* per column group: the block's partial sums (lo, hi as in K(acc_add)), the running
+     * totals with their compensation (fsm_acc_flush), the tie counters, and -m */
+    double part_lo[FSM_COL_BLOCK + 8], part_hi[FSM_COL_BLOCK + 8];
+    double tot_lo[FSM_COL_BLOCK + 8], comp_lo[FSM_COL_BLOCK + 8];
+    double tot_hi[FSM_COL_BLOCK + 8], comp_hi[FSM_COL_BLOCK + 8];
+    V(count) cnt[FSM_COL_BLOCK / VW + 1];
+    FT mp[FSM_COL_BLOCK + VW], neg_mp[FSM_COL_BLOCK + VW], xb[VW], yb[VW];
+    const fsm_int groups = (w + VW - 1) / VW, wp = groups * VW;
     const vf64 zero = vf64_set1(0.0);
-    for (fsm_int j = 0; j < w; j += VW) {
-        const fsm_int k = w - j < VW ? w - j : VW;
-        const VT vm = K(load_k)(m + j, k, 0), neg_m = V(sub)(V(set1)(0), vm);
-        vf64 tot_lo = zero, comp_lo = zero, tot_hi = zero, comp_hi = zero;
-        V(count) cnt = V(count_zero)();
-        fsm_int i = 0;
-        while (i < n) {
-            const fsm_int end = n - i > FSM_SUM_BLOCK ? i + FSM_SUM_BLOCK : n;
-            vf64 a_lo = zero, a_hi = zero;
-            for (; i < end; i++) {
-                VT e = K(expsum_step)(K(load_k)(x + i * xs + j, k, -INFINITY), vm, neg_m, &a_lo, &a_hi, &cnt, split);
-                if (store) K(store_k)(y + i * ys + j, k, e);
-            }
-            K(acc_lanes)(&a_lo, &a_hi);
-            fsm_acc_flush(&tot_lo, &comp_lo, a_lo);
-            fsm_acc_flush(&tot_hi, &comp_hi, a_hi);
+    for (fsm_int j = 0; j < wp; j++) {
+        mp[j] = j < w ? m[j] : (FT)0; /* padded columns compute exp(-inf - 0) = 0 */
+        neg_mp[j] = -mp[j];
+    }
+    for (fsm_int g = 0; g < groups; g++) {
+        const fsm_int j = g * VW;
+        vf64_store(tot_lo + j, zero); vf64_store(comp_lo + j, zero);
+        vf64_store(tot_hi + j, zero); vf64_store(comp_hi + j, zero);
+        cnt[g] = V(count_zero)();
+    }
+    fsm_int i = 0;
+    while (i < n) {
+        const fsm_int end = n - i > FSM_SUM_BLOCK ? i + FSM_SUM_BLOCK : n;
+        for (fsm_int g = 0; g < groups; g++) {
+            vf64_store(part_lo + g * VW, zero);
+            vf64_store(part_hi + g * VW, zero);
         }
-        double r[2 * VF64_W], c[VW];
-        vf64_store(r, vf64_add(tot_lo, comp_lo));
-        vf64_store(r + VF64_W, vf64_add(tot_hi, comp_hi));
-        V(count_store)(c, cnt);
-        for (fsm_int l = 0; l < k; l++) {
-            sum[j + l] = r[l];
+        for (; i < end; i++) {
+            const FT *xr = x + i * xs;
+            FT *yr = y + i * ys;
+            for (fsm_int g = 0; g < groups; g++) {
+                const fsm_int j = g * VW;
+                const int whole = j + VW <= w;
+                if (!whole) K(store_tail)(xb, VW, K(load_tail)(xr + j, w - j, -INFINITY));
+                vf64 lo = vf64_load(part_lo + j), hi = vf64_load(part_hi + j);
+                VT e = K(expsum_step)(V(load)(whole ? xr + j : xb), V(load)(mp + j), V(load)(neg_mp + j),
+                                      &lo, &hi, &cnt[g], split);
+                vf64_store(part_lo + j, lo);
+                vf64_store(part_hi + j, hi);
+                if (store) {
+                    if (whole) V(store)(yr + j, e);
+                    else { V(store)(yb, e); for (fsm_int l = 0; l < w - j; l++) yr[j + l] = yb[l]; }
+                }
+            }
+        }
+        for (fsm_int g = 0; g < groups; g++) {
+            const fsm_int j = g * VW;
+            vf64 lo = vf64_load(part_lo + j), hi = vf64_load(part_hi + j);
+            vf64 t_lo = vf64_load(tot_lo + j), c_lo = vf64_load(comp_lo + j);
+            vf64 t_hi = vf64_load(tot_hi + j), c_hi = vf64_load(comp_hi + j);
+            K(acc_lanes)(&lo, &hi);
+            fsm_acc_flush(&t_lo, &c_lo, lo);
+            fsm_acc_flush(&t_hi, &c_hi, hi);
+            vf64_store(tot_lo + j, t_lo); vf64_store(comp_lo + j, c_lo);
+            vf64_store(tot_hi + j, t_hi); vf64_store(comp_hi + j, c_hi);
+        }
+    }
+    for (fsm_int g = 0; g < groups; g++) {
+        const fsm_int j = g * VW;
+        double c[VW];
+        V(count_store)(c, cnt[g]);
+        for (fsm_int l = 0; l < VW && j + l < w; l++) {
+            /* lane l of the group: in lo for l < VF64_W, else in hi (float32 widening) */
+            const fsm_int q = j + (l < VF64_W ? l : l - VF64_W);
+            sum[j + l] = l < VF64_W ? tot_lo[q] + comp_lo[q] : tot_hi[q] + comp_hi[q];
             if (split) ties[j + l] = c[l];
         }
     }
@@ -240,22 +283,34 @@ static void K(col_expsum)(const FT *x, fsm_int xs, fsm_int n, fsm_int w, const F
 
 static void K(col_scale)(FT *y, fsm_int ys, fsm_int n, fsm_int w, const FT *s_hi, const FT *s_lo)
 {
-    for (fsm_int j = 0; j < w; j += VW) {
-        const fsm_int k = w - j < VW ? w - j : VW;
-        const VT sh = K(load_k)(s_hi + j, k, 0), sl = K(load_k)(s_lo + j, k, 0);
-        for (fsm_int i = 0; i < n; i++)
-            K(store_k)(y + i * ys + j, k, K(scale_step)(K(load_k)(y + i * ys + j, k, 0), sh, sl));
+    const fsm_int full = w - w % VW;
+    for (fsm_int i = 0; i < n; i++) {
+        FT *yr = y + i * ys;
+        for (fsm_int j = 0; j < full; j += VW)
+            V(store)(yr + j, K(scale_step)(V(load)(yr + j), V(load)(s_hi + j), V(load)(s_lo + j)));
+        if (full < w)
+            K(store_tail)(yr + full, w - full, K(scale_step)(K(load_tail)(yr + full, w - full, 0),
+                          K(load_tail)(s_hi + full, w - full, 0), K(load_tail)(s_lo + full, w - full, 0)));
     }
 }
 
 static void K(col_logsub)(const FT *x, fsm_int xs, fsm_int n, fsm_int w, const FT *m,
                           const FT *c_hi, const FT *c_lo, FT *y, fsm_int ys)
 {
-    for (fsm_int j = 0; j < w; j += VW) {
-        const fsm_int k = w - j < VW ? w - j : VW;
-        const VT vm = K(load_k)(m + j, k, 0), neg_m = V(sub)(V(set1)(0), vm);
-        const VT ch = K(load_k)(c_hi + j, k, 0), cl = K(load_k)(c_lo + j, k, 0);
-        for (fsm_int i = 0; i < n; i++)
-            K(store_k)(y + i * ys + j, k, K(logsub_step)(K(load_k)(x + i * xs + j, k, 0), vm, neg_m, ch, cl));
+    const fsm_int full = w - w % VW;
+    for (fsm_int i = 0; i < n; i++) {
+        const FT *xr = x + i * xs;
+        FT *yr = y + i * ys;
+        for (fsm_int j = 0; j < full; j += VW) {
+            const VT vm = V(load)(m + j);
+            V(store)(yr + j, K(logsub_step)(V(load)(xr + j), vm, V(sub)(V(set1)(0), vm),
+                                            V(load)(c_hi + j), V(load)(c_lo + j)));
+        }
+        if (full < w) {
+            const fsm_int k = w - full;
+            const VT vm = K(load_tail)(m + full, k, 0);
+            K(store_tail)(yr + full, k, K(logsub_step)(K(load_tail)(xr + full, k, 0), vm, V(sub)(V(set1)(0), vm),
+                                                       K(load_tail)(c_hi + full, k, 0), K(load_tail)(c_lo + full, k, 0)));
+        }
     }
 }
