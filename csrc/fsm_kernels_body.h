@@ -184,18 +184,37 @@ static void K(row_logsub)(const FT *x, fsm_int n, FT m, FT c_hi, FT c_lo, FT *y)
 
 /* --------------------------------------------------------------- columns
  * w adjacent columns (w <= FSM_COL_BLOCK), n rows, row i at x + i*xs. The rows are walked in
- * memory order, each row's w contiguous elements updating per-column state (max, sums,
- * counts) kept in small arrays that stay in L1; the driver sizes w so that the block of
- * rows stays in L2 between the passes. Groups of VW columns; the last may be partial. */
+ * tiles of FSM_COL_TILE: within a tile each group of VW columns is carried down the tile's
+ * rows with its state (max, sums, counts) in registers, and the state waits in small arrays
+ * (L1) between tiles. A tile of rows stays in L1 while its groups pass over it, and the
+ * driver sizes w so that the whole block stays in L2 between the passes. The last group
+ * may be partial: it goes through padded copies (load_tail / store_tail). */
+#define FSM_COL_TILE 16
+
+FSM_INLINE VT K(load_part)(const FT *p, fsm_int k, FT fill)
+{
+    return k >= VW ? V(load)(p) : K(load_tail)(p, k, fill);
+}
+
+FSM_INLINE void K(store_part)(FT *p, fsm_int k, VT v)
+{
+    if (k >= VW) V(store)(p, v); else K(store_tail)(p, k, v);
+}
 
 static void K(col_max)(const FT *x, fsm_int xs, fsm_int n, fsm_int w, FT *m)
 {
-    const fsm_int full = w - w % VW;
     for (fsm_int j = 0; j < w; j++) m[j] = (FT)-INFINITY;
-    for (fsm_int i = 0; i < n; i++) {
-        const FT *xr = x + i * xs;
-        for (fsm_int j = 0; j < full; j += VW) V(store)(m + j, V(max)(V(load)(m + j), V(load)(xr + j)));
-        for (fsm_int j = full; j < w; j++) m[j] = xr[j] > m[j] ? xr[j] : m[j];
+    for (fsm_int i0 = 0; i0 < n; i0 += FSM_COL_TILE) {
+        const fsm_int i1 = n - i0 > FSM_COL_TILE ? i0 + FSM_COL_TILE : n;
+        for (fsm_int j = 0; j < w; j += VW) {
+            const fsm_int k = w - j;
+            VT acc = K(load_part)(m + j, k, (FT)-INFINITY);
+            if (k >= VW)
+                for (fsm_int i = i0; i < i1; i++) acc = V(max)(acc, V(load)(x + i * xs + j));
+            else
+                for (fsm_int i = i0; i < i1; i++) acc = V(max)(acc, K(load_tail)(x + i * xs + j, k, -INFINITY));
+            K(store_part)(m + j, k, acc);
+        }
     }
 }
 
@@ -204,47 +223,47 @@ FSM_INLINE void K(col_expsum_impl)(const FT *x, fsm_int xs, fsm_int n, fsm_int w
                                    const int split)
 {
     /* per column group: the block's partial sums (lo, hi as in K(acc_add)), the running
-     * totals with their compensation (fsm_acc_flush), the tie counters, and -m */
+     * totals with their compensation (fsm_acc_flush), the tie counters */
     double part_lo[FSM_COL_BLOCK + 8], part_hi[FSM_COL_BLOCK + 8];
     double tot_lo[FSM_COL_BLOCK + 8], comp_lo[FSM_COL_BLOCK + 8];
     double tot_hi[FSM_COL_BLOCK + 8], comp_hi[FSM_COL_BLOCK + 8];
     V(count) cnt[FSM_COL_BLOCK / VW + 1];
-    FT mp[FSM_COL_BLOCK + VW], neg_mp[FSM_COL_BLOCK + VW], xb[VW], yb[VW];
-    const fsm_int groups = (w + VW - 1) / VW, wp = groups * VW;
+    const fsm_int groups = (w + VW - 1) / VW;
     const vf64 zero = vf64_set1(0.0);
-    for (fsm_int j = 0; j < wp; j++) {
-        mp[j] = j < w ? m[j] : (FT)0; /* padded columns compute exp(-inf - 0) = 0 */
-        neg_mp[j] = -mp[j];
-    }
     for (fsm_int g = 0; g < groups; g++) {
         const fsm_int j = g * VW;
         vf64_store(tot_lo + j, zero); vf64_store(comp_lo + j, zero);
         vf64_store(tot_hi + j, zero); vf64_store(comp_hi + j, zero);
         cnt[g] = V(count_zero)();
     }
-    fsm_int i = 0;
-    while (i < n) {
-        const fsm_int end = n - i > FSM_SUM_BLOCK ? i + FSM_SUM_BLOCK : n;
+    for (fsm_int b0 = 0; b0 < n; b0 += FSM_SUM_BLOCK) {
+        const fsm_int b1 = n - b0 > FSM_SUM_BLOCK ? b0 + FSM_SUM_BLOCK : n;
         for (fsm_int g = 0; g < groups; g++) {
             vf64_store(part_lo + g * VW, zero);
             vf64_store(part_hi + g * VW, zero);
         }
-        for (; i < end; i++) {
-            const FT *xr = x + i * xs;
-            FT *yr = y + i * ys;
+        for (fsm_int i0 = b0; i0 < b1; i0 += FSM_COL_TILE) {
+            const fsm_int i1 = b1 - i0 > FSM_COL_TILE ? i0 + FSM_COL_TILE : b1;
             for (fsm_int g = 0; g < groups; g++) {
-                const fsm_int j = g * VW;
-                const int whole = j + VW <= w;
-                if (!whole) K(store_tail)(xb, VW, K(load_tail)(xr + j, w - j, -INFINITY));
+                const fsm_int j = g * VW, k = w - j;
+                /* padded lanes of a partial group: x = -inf, m = 0, so exp gives 0 */
+                const VT vm = K(load_part)(m + j, k, 0), neg_m = V(sub)(V(set1)(0), vm);
                 vf64 lo = vf64_load(part_lo + j), hi = vf64_load(part_hi + j);
-                VT e = K(expsum_step)(V(load)(whole ? xr + j : xb), V(load)(mp + j), V(load)(neg_mp + j),
-                                      &lo, &hi, &cnt[g], split);
+                V(count) c = cnt[g];
+                if (k >= VW) {
+                    for (fsm_int i = i0; i < i1; i++) {
+                        VT e = K(expsum_step)(V(load)(x + i * xs + j), vm, neg_m, &lo, &hi, &c, split);
+                        if (store) V(store)(y + i * ys + j, e);
+                    }
+                } else {
+                    for (fsm_int i = i0; i < i1; i++) {
+                        VT e = K(expsum_step)(K(load_tail)(x + i * xs + j, k, -INFINITY), vm, neg_m, &lo, &hi, &c, split);
+                        if (store) K(store_tail)(y + i * ys + j, k, e);
+                    }
+                }
                 vf64_store(part_lo + j, lo);
                 vf64_store(part_hi + j, hi);
-                if (store) {
-                    if (whole) V(store)(yr + j, e);
-                    else { V(store)(yb, e); for (fsm_int l = 0; l < w - j; l++) yr[j + l] = yb[l]; }
-                }
+                cnt[g] = c;
             }
         }
         for (fsm_int g = 0; g < groups; g++) {
@@ -283,34 +302,31 @@ static void K(col_expsum)(const FT *x, fsm_int xs, fsm_int n, fsm_int w, const F
 
 static void K(col_scale)(FT *y, fsm_int ys, fsm_int n, fsm_int w, const FT *s_hi, const FT *s_lo)
 {
-    const fsm_int full = w - w % VW;
-    for (fsm_int i = 0; i < n; i++) {
-        FT *yr = y + i * ys;
-        for (fsm_int j = 0; j < full; j += VW)
-            V(store)(yr + j, K(scale_step)(V(load)(yr + j), V(load)(s_hi + j), V(load)(s_lo + j)));
-        if (full < w)
-            K(store_tail)(yr + full, w - full, K(scale_step)(K(load_tail)(yr + full, w - full, 0),
-                          K(load_tail)(s_hi + full, w - full, 0), K(load_tail)(s_lo + full, w - full, 0)));
+    for (fsm_int i0 = 0; i0 < n; i0 += FSM_COL_TILE) {
+        const fsm_int i1 = n - i0 > FSM_COL_TILE ? i0 + FSM_COL_TILE : n;
+        for (fsm_int j = 0; j < w; j += VW) {
+            const fsm_int k = w - j;
+            const VT sh = K(load_part)(s_hi + j, k, 0), sl = K(load_part)(s_lo + j, k, 0);
+            for (fsm_int i = i0; i < i1; i++) {
+                FT *yr = y + i * ys + j;
+                K(store_part)(yr, k, K(scale_step)(K(load_part)(yr, k, 0), sh, sl));
+            }
+        }
     }
 }
 
 static void K(col_logsub)(const FT *x, fsm_int xs, fsm_int n, fsm_int w, const FT *m,
                           const FT *c_hi, const FT *c_lo, FT *y, fsm_int ys)
 {
-    const fsm_int full = w - w % VW;
-    for (fsm_int i = 0; i < n; i++) {
-        const FT *xr = x + i * xs;
-        FT *yr = y + i * ys;
-        for (fsm_int j = 0; j < full; j += VW) {
-            const VT vm = V(load)(m + j);
-            V(store)(yr + j, K(logsub_step)(V(load)(xr + j), vm, V(sub)(V(set1)(0), vm),
-                                            V(load)(c_hi + j), V(load)(c_lo + j)));
-        }
-        if (full < w) {
-            const fsm_int k = w - full;
-            const VT vm = K(load_tail)(m + full, k, 0);
-            K(store_tail)(yr + full, k, K(logsub_step)(K(load_tail)(xr + full, k, 0), vm, V(sub)(V(set1)(0), vm),
-                                                       K(load_tail)(c_hi + full, k, 0), K(load_tail)(c_lo + full, k, 0)));
+    for (fsm_int i0 = 0; i0 < n; i0 += FSM_COL_TILE) {
+        const fsm_int i1 = n - i0 > FSM_COL_TILE ? i0 + FSM_COL_TILE : n;
+        for (fsm_int j = 0; j < w; j += VW) {
+            const fsm_int k = w - j;
+            const VT vm = K(load_part)(m + j, k, 0), neg_m = V(sub)(V(set1)(0), vm);
+            const VT ch = K(load_part)(c_hi + j, k, 0), cl = K(load_part)(c_lo + j, k, 0);
+            for (fsm_int i = i0; i < i1; i++)
+                K(store_part)(y + i * ys + j, k,
+                              K(logsub_step)(K(load_part)(x + i * xs + j, k, 0), vm, neg_m, ch, cl));
         }
     }
 }
