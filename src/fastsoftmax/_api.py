@@ -28,7 +28,7 @@ def _classify(x, func):
     dt = x.dtype
     if dt.kind == "f":
         if dt.itemsize == 2:
-            return np.dtype(np.float32), dt
+            return np.dtype(np.float32), np.dtype(np.float16)
         if dt.itemsize in (4, 8):
             native = dt.newbyteorder("=")
             return native, native
@@ -62,6 +62,11 @@ def _normalize_axes(axis, ndim):
     return tuple(sorted(axes))
 
 
+def _native(x):
+    """x in native byte order (the NumPy twins then return native results, as SciPy does)."""
+    return x if x.dtype.isnative else x.astype(x.dtype.newbyteorder("="))
+
+
 def _c_ready(x, compute):
     """x as an aligned, native-order array of the compute dtype (no copy when it is one)."""
     if x.dtype != compute or not x.flags.aligned:
@@ -82,7 +87,7 @@ def _softmax_like(x, axis, op, func):
     compute, result = _classify(x, func)
     if compute is None:
         twin = _reference.softmax if op == _core.SOFTMAX else _reference.log_softmax
-        return twin(x, axis=axis)
+        return twin(_native(x), axis=axis)
     axes = _normalize_axes(axis, max(x.ndim, 1))
     xc = _c_ready(x, compute)
     if xc.ndim == 0:
@@ -129,7 +134,8 @@ def softmax(x, axis=None):
     array([[0.5 , 0.5 ],
            [0.25, 0.75]], dtype=float32)
     """
-    return _softmax_like(x, axis, _core.SOFTMAX, "softmax")
+    out = _core.softmax_fast(x, axis, _core.SOFTMAX)
+    return out if out is not None else _softmax_like(x, axis, _core.SOFTMAX, "softmax")
 
 
 def log_softmax(x, axis=None):
@@ -144,7 +150,8 @@ def log_softmax(x, axis=None):
     >>> float(log_softmax([0.0, -40.0])[0])
     -4.248354255291589e-18
     """
-    return _softmax_like(x, axis, _core.LOG_SOFTMAX, "log_softmax")
+    out = _core.softmax_fast(x, axis, _core.LOG_SOFTMAX)
+    return out if out is not None else _softmax_like(x, axis, _core.LOG_SOFTMAX, "log_softmax")
 
 
 def _sign_of(out):
@@ -176,18 +183,22 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     >>> import numpy as np
     >>> from fastsoftmax import logsumexp
     >>> float(logsumexp([1.0, 2.0]))
-    2.3132616875182226
+    2.313261687518223
     >>> float(logsumexp([0.0, -40.0]))
     4.248354255291589e-18
     >>> logsumexp([1.0, 2.0], b=[1.0, -1.0], return_sign=True)
     (np.float64(1.5413248546129181), np.float64(-1.0))
     """
-    if b is not None:
-        return _reference.logsumexp(a, axis=axis, b=b, keepdims=keepdims, return_sign=return_sign)
+    if b is None and not keepdims and not return_sign:
+        out = _core.logsumexp_fast(a, axis)
+        if out is not None:
+            return out
     a = np.asarray(a)
     compute, result = _classify(a, "logsumexp")
-    if compute is None:
-        return _reference.logsumexp(a, axis=axis, keepdims=keepdims, return_sign=return_sign)
+    if b is not None:
+        _classify(np.asarray(b), "logsumexp")  # the same dtype rules for the weights
+    if compute is None or b is not None:
+        return _reference.logsumexp(_native(a), axis=axis, b=b, keepdims=keepdims, return_sign=return_sign)
     axes = _normalize_axes(axis, max(a.ndim, 1))
     ac = _c_ready(a, compute)
     if ac.ndim == 0:
@@ -201,7 +212,7 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     if out.dtype != result:
         out = out.astype(result)
     if keepdims:
-        out = np.expand_dims(out, axes) if a.ndim else out.reshape(())
+        out = np.expand_dims(out, axes) if a.ndim else out.reshape(1)  # SciPy: atleast_1d
     sign = None
     if return_sign:
         sign = _sign_of(out) if a.size else np.full_like(out, -1.0)

@@ -11,6 +11,9 @@ import numpy as np
 
 cnp.import_array()
 
+cdef extern from "numpy/arrayobject.h":
+    object PyArray_NewLikeArray(cnp.ndarray prototype, cnp.NPY_ORDER order, void *descr, int subok)
+
 cdef extern from "fsm.h" nogil:
     ctypedef Py_ssize_t fsm_int
     ctypedef struct fsm_kernels:
@@ -99,6 +102,60 @@ cdef bint _view3(cnp.ndarray a, int axis, fsm_int *outer, fsm_int *n, fsm_int *i
     n[0] = a.shape[axis]
     s_n[0] = a.strides[axis] // a.itemsize
     return a.strides[axis] % a.itemsize == 0
+
+
+cdef inline bint _c_ready(object x):
+    """A float32/float64 ndarray the kernels take as it is (native order, aligned)."""
+    if type(x) is not cnp.ndarray:
+        return False
+    cdef int typenum = cnp.PyArray_TYPE(<cnp.ndarray>x)
+    return ((typenum == cnp.NPY_FLOAT32 or typenum == cnp.NPY_FLOAT64)
+            and cnp.PyArray_ISBEHAVED_RO(<cnp.ndarray>x) and cnp.PyArray_NDIM(<cnp.ndarray>x) > 0)
+
+
+cdef inline int _single_axis(cnp.ndarray x, object axis):
+    """The axis as 0 <= a < ndim for the common cases (an int; None on 1-d), else -1."""
+    cdef int ndim = cnp.PyArray_NDIM(x)
+    cdef Py_ssize_t a
+    if axis is None:
+        return 0 if ndim == 1 else -1
+    if type(axis) is not int or not -ndim <= axis < ndim:
+        return -1
+    a = axis
+    if a < 0:
+        a += ndim
+    return <int>a if 0 <= a < ndim else -1
+
+
+def softmax_fast(object x, object axis, int op):
+    """softmax / log_softmax for the common call (a float32/float64 array, one int axis or
+    None on 1-d) with no Python-level work; None when the call needs the full API path."""
+    if not _c_ready(x):
+        return None
+    cdef int a = _single_axis(<cnp.ndarray>x, axis)
+    if a < 0:
+        return None
+    return softmax_axis(<cnp.ndarray>x, a, op,
+                        PyArray_NewLikeArray(<cnp.ndarray>x, cnp.NPY_KEEPORDER, NULL, 0))
+
+
+def logsumexp_fast(object x, object axis):
+    """logsumexp for the common call (as softmax_fast; no b, keepdims or return_sign);
+    a NumPy scalar for a 1-d input, like SciPy; None when the full API path is needed."""
+    if not _c_ready(x):
+        return None
+    cdef int a = _single_axis(<cnp.ndarray>x, axis)
+    if a < 0:
+        return None
+    cdef cnp.ndarray arr = <cnp.ndarray>x
+    cdef cnp.npy_intp dims[32]
+    cdef int d, k = 0
+    for d in range(arr.ndim):
+        if d != a:
+            dims[k] = arr.shape[d]
+            k += 1
+    out = logsumexp_axis(arr, a, cnp.PyArray_EMPTY(k, dims, cnp.PyArray_TYPE(arr), 0))
+    return out[()] if k == 0 else out
 
 
 def softmax_axis(cnp.ndarray x, int axis, int op, cnp.ndarray out):

@@ -52,8 +52,10 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     if a.dtype.kind in "biu":
         a = a.astype(np.float64)
     if b is not None:
-        b = np.asarray(b)
-        dtype = np.result_type(a.dtype, b.dtype, np.float16)
+        b_arr = np.asarray(b)
+        # a Python scalar weight is weak (NEP 50): float32 data with b=2.5 stays float32
+        dtype = np.result_type(a.dtype, b if type(b) in (int, float, complex) else b_arr, np.float16)
+        b = b_arr
         a, b = np.broadcast_arrays(a.astype(dtype, copy=False), b.astype(dtype, copy=False))
     a = np.atleast_1d(a)
     b = None if b is None else np.atleast_1d(b)
