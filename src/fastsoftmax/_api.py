@@ -130,7 +130,7 @@ def softmax(x, axis=None):
     >>> from fastsoftmax import softmax
     >>> np.round(softmax([1.5, 0.8, -0.2]), 4)
     array([0.5955, 0.2957, 0.1088])
-    >>> softmax(np.array([[1.0, 1.0], [0.0, np.log(3.0)]], dtype=np.float32), axis=1)
+    >>> np.round(softmax(np.array([[1.0, 1.0], [0.0, np.log(3.0)]], dtype=np.float32), axis=1), 6)
     array([[0.5 , 0.5 ],
            [0.25, 0.75]], dtype=float32)
     """

@@ -74,6 +74,10 @@ cdef bint _collapse(cnp.ndarray a, int lo, int hi, fsm_int *size, fsm_int *strid
     cdef int d
     cdef bint seen = False
     stride[0] = 0
+    for d in range(lo, hi):
+        if a.shape[d] == 0:  # nothing to address: any stride will do
+            size[0] = 0
+            return True
     for d in range(hi - 1, lo - 1, -1):
         total *= a.shape[d]
         if a.shape[d] == 1:
@@ -166,6 +170,8 @@ def softmax_axis(cnp.ndarray x, int axis, int op, cnp.ndarray out):
     cdef fsm_shape s
     cdef int rc
     cdef fsm_int unused
+    if cnp.PyArray_SIZE(x) == 0:
+        return out
     if not _view3(x, axis, &s.outer, &s.n, &s.inner, &s.x_outer, &s.x_n, &s.x_inner):
         x = np.ascontiguousarray(x)
         _view3(x, axis, &s.outer, &s.n, &s.inner, &s.x_outer, &s.x_n, &s.x_inner)
@@ -193,6 +199,9 @@ def logsumexp_axis(cnp.ndarray x, int axis, cnp.ndarray out):
     cdef fsm_shape s
     cdef int rc
     cdef fsm_int unused
+    if cnp.PyArray_SIZE(x) == 0:
+        out.fill(-np.inf)  # an empty sum: log(0); nothing at all when out is empty too
+        return out
     if not _view3(x, axis, &s.outer, &s.n, &s.inner, &s.x_outer, &s.x_n, &s.x_inner):
         x = np.ascontiguousarray(x)
         _view3(x, axis, &s.outer, &s.n, &s.inner, &s.x_outer, &s.x_n, &s.x_inner)

@@ -28,13 +28,15 @@ def log_softmax(x, axis=None):
     x = np.asarray(x)
     if x.size == 0:
         return np.empty_like(x, dtype=np.result_type(x.dtype, np.float64) if x.dtype.kind in "biu" else x.dtype)
+    if x.dtype.kind in "biu":
+        x = x.astype(np.float64)
     axes = _axes(x, axis)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         x_max = np.max(x, axis=axes, keepdims=True)
         finite_max = np.where(np.isfinite(x_max), x_max, 0)
         shifted = x - finite_max
         is_max = x == x_max
-        ties = np.sum(is_max, axis=axes, keepdims=True)
+        ties = np.sum(is_max, axis=axes, keepdims=True, dtype=x.dtype)
         rest = np.sum(np.where(is_max, 0, np.exp(shifted)), axis=axes, keepdims=True)
         # log(ties + rest) = log(ties) + log1p(rest / ties): exact where one term dominates
         log_sum = np.where(np.isfinite(x_max), np.log(ties) + np.log1p(rest / np.maximum(ties, 1)),
