@@ -126,7 +126,8 @@ def magnitude_arrays(dtypes=FLOAT_DTYPES + EXTRA_FLOAT_DTYPES):
         yield f"exp-underflow-range-{name}", np.array([0.0, -87.0, -104.0, -700.0, -746.0, -1e4], dtype=dtype)
         yield f"log1p-case-{name}", np.array([0.0, -40.0], dtype=dtype)
         yield f"near-ties-{name}", np.array([1.0, 1.0 + float(np.finfo(dt).eps), 1.0], dtype=dtype)
-        yield f"tiny-{name}", np.array([float(np.finfo(dt).tiny), 0.0, -float(np.finfo(dt).tiny)], dtype=dtype)
+        tiny = float(np.finfo(dt).tiny)
+        yield f"tiny-{name}", np.array([tiny, 0.0, -tiny], dtype=dtype)
         rs = np.random.RandomState(7)
         yield f"wide-range-{name}", (rs.standard_normal(50) * 300).astype(dtype)
 
@@ -178,6 +179,13 @@ def simd_length_arrays(dtypes=FLOAT_DTYPES):
         yield f"rows(300,3)-{name}", (rs.standard_normal((300, 3)) * 5).astype(dtype)
         yield f"rows(3,300)-{name}", (rs.standard_normal((3, 300)) * 5).astype(dtype)
         yield f"rows(37,41)-{name}", (rs.standard_normal((37, 41)) * 5).astype(dtype)
+        # axis=0 runs column kernels in tiles of rows: odd tile tails, wide rows
+        yield f"rows(17,257)-{name}", (rs.standard_normal((17, 257)) * 5).astype(dtype)
+        yield f"rows(70,33)-{name}", (rs.standard_normal((70, 33)) * 5).astype(dtype)
+        yield f"rows(5,1030)-{name}", (rs.standard_normal((5, 1030)) * 5).astype(dtype)
+        yield f"rows(3,33,17)-{name}", (rs.standard_normal((3, 33, 17)) * 5).astype(dtype)
+        yield f"rows(70,33)-specials-{name}", _sprinkle((rs.standard_normal((70, 33)) * 5).astype(dtype),
+                                                         rs, p=0.03)
 
 
 def layout_arrays(dtypes=ALL_DTYPES):

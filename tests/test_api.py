@@ -33,7 +33,6 @@ from arrays import (ALL_DTYPES, FLOAT_DTYPES, SLICED_EMPTY, SPECIAL_ROWS, axes_f
 AxisError = np.exceptions.AxisError
 FUNCS = ("softmax", "log_softmax", "logsumexp")
 HOSTILE = list(hostile_arrays())
-LOG_DOMAIN = ("log_softmax", "logsumexp")
 
 
 # ---------------------------------------------------------------------------------------
