@@ -76,11 +76,11 @@ static FT K(row_max)(const FT *x, fsm_int n)
     return m;
 }
 
-/* one vector of the exp-and-sum pass: e = exp(x - m), summed in double. With split, the
- * terms equal to the max (each exactly 1) are counted instead of summed, so that the sum of
- * the others keeps its relative accuracy (log1p in the driver); softmax needs only the total. */
-FSM_INLINE VT K(expsum_step)(VT x, VT m, VT neg_m, vf64 *acc_lo, vf64 *acc_hi, V(count) *ties,
-                             const int split)
+/* one vector of the exp-and-sum pass: returns e = exp(x - m) and sets *term to what the
+ * sum takes of it. With split, the terms equal to the max (each exactly 1) are counted
+ * instead of summed, so that the sum of the others keeps its relative accuracy (log1p in
+ * the driver); softmax needs only the total. */
+FSM_INLINE VT K(expsum_step)(VT x, VT m, VT neg_m, VT *term, V(count) *ties, const int split)
 {
     VT lo;
     VT hi = K(sub_exact)(x, m, neg_m, &lo);
@@ -88,9 +88,9 @@ FSM_INLINE VT K(expsum_step)(VT x, VT m, VT neg_m, vf64 *acc_lo, vf64 *acc_hi, V
     if (split) {
         V(mask) is_max = V(eq)(x, m);
         *ties = V(count_add)(*ties, is_max);
-        K(acc_add)(acc_lo, acc_hi, V(zero_where)(is_max, e));
+        *term = V(zero_where)(is_max, e);
     } else {
-        K(acc_add)(acc_lo, acc_hi, e);
+        *term = e;
     }
     return e;
 }
@@ -105,17 +105,27 @@ FSM_INLINE void K(row_expsum_impl)(const FT *x, fsm_int n, FT m, FT *y, double *
     fsm_int i = 0;
     while (i < n) {
         const fsm_int end = n - i > FSM_SUM_BLOCK ? i + FSM_SUM_BLOCK : n;
-        /* one vector per iteration: the exp needs most of the 16 vector registers, and
-         * consecutive iterations are independent but for the sums, so the core overlaps them */
         vf64 a_lo = zero, a_hi = zero;
-        for (; i + VW <= end; i += VW) {
-            VT e = K(expsum_step)(V(load)(x + i), vm, neg_m, &a_lo, &a_hi, &cnt, split);
-            if (store) V(store)(y + i, e);
+        /* two vectors a step, their terms added in the input precision before they enter
+         * the double accumulators: the accumulation (a widening in float32, Kahan in
+         * float64) is the dearest part of the loop after the exp, and one rounding per
+         * pair adds at most 1 ulp (float32) / 0.5 ulp (float64) to the sum's error */
+        for (; i + 2 * VW <= end; i += 2 * VW) {
+            VT t0, t1;
+            VT e0 = K(expsum_step)(V(load)(x + i), vm, neg_m, &t0, &cnt, split);
+            VT e1 = K(expsum_step)(V(load)(x + i + VW), vm, neg_m, &t1, &cnt, split);
+            if (store) {
+                V(store)(y + i, e0);
+                V(store)(y + i + VW, e1);
+            }
+            K(acc_add)(&a_lo, &a_hi, V(add)(t0, t1));
         }
-        if (i < end) {
-            VT e = K(expsum_step)(K(load_tail)(x + i, end - i, -INFINITY), vm, neg_m, &a_lo, &a_hi, &cnt, split);
-            if (store) K(store_tail)(y + i, end - i, e);
-            i = end;
+        for (; i < end; i += VW) {
+            const fsm_int k = end - i < VW ? end - i : VW;
+            VT t;
+            VT e = K(expsum_step)(K(load_k)(x + i, k, -INFINITY), vm, neg_m, &t, &cnt, split);
+            if (store) K(store_k)(y + i, k, e);
+            K(acc_add)(&a_lo, &a_hi, t);
         }
         K(acc_lanes)(&a_lo, &a_hi);
         fsm_acc_flush(&tot, &comp, vf64_add(a_lo, a_hi));
@@ -252,13 +262,15 @@ FSM_INLINE void K(col_expsum_impl)(const FT *x, fsm_int xs, fsm_int n, fsm_int w
                 V(count) c = cnt[g];
                 if (k >= VW) {
                     for (fsm_int i = i0; i < i1; i++) {
-                        VT e = K(expsum_step)(V(load)(x + i * xs + j), vm, neg_m, &lo, &hi, &c, split);
+                        VT t, e = K(expsum_step)(V(load)(x + i * xs + j), vm, neg_m, &t, &c, split);
                         if (store) V(store)(y + i * ys + j, e);
+                        K(acc_add)(&lo, &hi, t);
                     }
                 } else {
                     for (fsm_int i = i0; i < i1; i++) {
-                        VT e = K(expsum_step)(K(load_tail)(x + i * xs + j, k, -INFINITY), vm, neg_m, &lo, &hi, &c, split);
+                        VT t, e = K(expsum_step)(K(load_tail)(x + i * xs + j, k, -INFINITY), vm, neg_m, &t, &c, split);
                         if (store) K(store_tail)(y + i * ys + j, k, e);
+                        K(acc_add)(&lo, &hi, t);
                     }
                 }
                 vf64_store(part_lo + j, lo);
