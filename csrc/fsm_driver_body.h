@@ -71,11 +71,11 @@ static FT D(lse_row)(const fsm_kernels *k, const FT *x, fsm_int n)
     return (FT)((double)m + log_of_sum(rest, ties));
 }
 
-/* columns per block: the block's input and output (w * n elements each) should stay in L2
+/* columns per block: the block's input (w * n elements, 384 KiB) should stay in L2
  * between the passes; at least 32 columns so each row's inner loop is worth its overhead */
 static fsm_int D(col_block)(fsm_int n)
 {
-    fsm_int w = (fsm_int)(192 * 1024 / sizeof(FT)) / (n > 0 ? n : 1);
+    fsm_int w = (fsm_int)(384 * 1024 / sizeof(FT)) / (n > 0 ? n : 1);
     w = w < 32 ? 32 : w > FSM_COL_BLOCK ? FSM_COL_BLOCK : w;
     return w & ~(fsm_int)15;
 }

@@ -199,7 +199,7 @@ static void K(row_logsub)(const FT *x, fsm_int n, FT m, FT c_hi, FT c_lo, FT *y)
  * (L1) between tiles. A tile of rows stays in L1 while its groups pass over it, and the
  * driver sizes w so that the whole block stays in L2 between the passes. The last group
  * may be partial: it goes through padded copies (load_tail / store_tail). */
-#define FSM_COL_TILE 16
+#define FSM_COL_TILE 4 /* rows a page apart share L1 sets: more would evict each other */
 
 FSM_INLINE VT K(load_part)(const FT *p, fsm_int k, FT fill)
 {
@@ -211,11 +211,17 @@ FSM_INLINE void K(store_part)(FT *p, fsm_int k, VT v)
     if (k >= VW) V(store)(p, v); else K(store_tail)(p, k, v);
 }
 
+/* rows ahead whose lines the max pass (the first to touch a block) asks for */
+#define FSM_COL_PREFETCH_ROWS 8
+
 static void K(col_max)(const FT *x, fsm_int xs, fsm_int n, fsm_int w, FT *m)
 {
+    const fsm_int line = 64 / (fsm_int)sizeof(FT);
     for (fsm_int j = 0; j < w; j++) m[j] = (FT)-INFINITY;
     for (fsm_int i0 = 0; i0 < n; i0 += FSM_COL_TILE) {
         const fsm_int i1 = n - i0 > FSM_COL_TILE ? i0 + FSM_COL_TILE : n;
+        for (fsm_int i = i0 + FSM_COL_PREFETCH_ROWS; i < i1 + FSM_COL_PREFETCH_ROWS && i < n; i++)
+            for (fsm_int j = 0; j < w; j += line) FSM_PREFETCH(x + i * xs + j);
         for (fsm_int j = 0; j < w; j += VW) {
             const fsm_int k = w - j;
             VT acc = K(load_part)(m + j, k, (FT)-INFINITY);
