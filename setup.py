@@ -7,13 +7,17 @@ path at import. The baseline build never uses -march=native.
 Environment toggles (local builds only):
   FASTSOFTMAX_NATIVE=1   add -march=native (not portable: never for wheels)
   FASTSOFTMAX_DEBUG=1    -O0 -g, assertions on
+  FASTSOFTMAX_OPENMP=0   build without OpenMP (serial; also the fallback when the compiler
+                         has none, e.g. Apple clang)
 """
 import os
 import platform
+import tempfile
 
 import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 machine = platform.machine().lower()
 is_x86_64 = machine in ("x86_64", "amd64")
@@ -51,5 +55,38 @@ ext = Extension(
     extra_compile_args=extra_compile_args,
 )
 
-setup(ext_modules=cythonize([ext], language_level=3,
+OPENMP_PROBE = "#include <omp.h>\nint main(void) { return omp_get_max_threads() < 1; }\n"
+
+
+class BuildExtWithOpenMP(build_ext):
+    """Adds OpenMP flags when the compiler at hand can build and link an OpenMP program."""
+
+    def build_extensions(self):
+        flags = self._openmp_flags()
+        for e in self.extensions:
+            e.extra_compile_args += flags[0]
+            e.extra_link_args += flags[1]
+        print(f"fastsoftmax: OpenMP {'on ' + ' '.join(flags[0]) if flags[0] else 'off'}")
+        super().build_extensions()
+
+    def _openmp_flags(self):
+        if os.environ.get("FASTSOFTMAX_OPENMP", "1") == "0":
+            return [], []
+        if self.compiler.compiler_type == "msvc":
+            return ["/openmp"], []
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "probe.c")
+            with open(src, "w") as f:
+                f.write(OPENMP_PROBE)
+            try:
+                objs = self.compiler.compile([src], output_dir=tmp, extra_postargs=["-fopenmp"])
+                self.compiler.link_executable(objs, os.path.join(tmp, "probe"),
+                                              extra_postargs=["-fopenmp"])
+            except Exception:  # no OpenMP here: a serial build
+                return [], []
+        return ["-fopenmp"], ["-fopenmp"]
+
+
+setup(cmdclass={"build_ext": BuildExtWithOpenMP},
+      ext_modules=cythonize([ext], language_level=3,
                             compiler_directives={"boundscheck": False, "wraparound": False}))

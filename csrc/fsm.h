@@ -85,13 +85,19 @@ int fsm_best_isa(void);
 /* ---- drivers (fsm_driver.c) ----
  * The array is seen as (outer, n, inner): reduce along n. Strides are in elements, any sign.
  * op: FSM_SOFTMAX or FSM_LOG_SOFTMAX, y has x's shape; for logsumexp, y is (outer, inner).
- * Return 0, or -1 when scratch memory could not be allocated. Run without the GIL. */
+ * Return 0, or -1 when scratch memory could not be allocated. Run without the GIL.
+ * Rows are independent, so splitting them over threads changes no result bit. */
 enum { FSM_SOFTMAX = 0, FSM_LOG_SOFTMAX = 1 };
 typedef struct fsm_shape {
     fsm_int outer, n, inner;
     fsm_int x_outer, x_n, x_inner; /* strides of x */
     fsm_int y_outer, y_n, y_inner; /* strides of y (y_n unused by logsumexp) */
+    int threads;                   /* OpenMP threads to split rows (or column blocks) over;
+                                      0 or 1: serial. Results do not depend on it. */
 } fsm_shape;
+
+/* threads an OpenMP region of the calling thread would get (1 without OpenMP) */
+int fsm_max_threads(void);
 
 int fsm_softmax_f32(const fsm_kernels *k, int op, const float *x, float *y, const fsm_shape *s);
 int fsm_softmax_f64(const fsm_kernels *k, int op, const double *x, double *y, const fsm_shape *s);

@@ -14,6 +14,23 @@
 #include <stdlib.h>
 #include "fsm.h"
 
+/* Threads: a call splits its rows (or column blocks) over s->threads OpenMP threads when
+ * the compiler has OpenMP and the work is large enough to pay for waking them; the Python
+ * layer picks the count (OMP_NUM_THREADS / threadpoolctl, 1 for small inputs). */
+#ifdef _OPENMP
+#include <omp.h>
+#define FSM_PARALLEL_MIN_ELEMENTS 32768 /* below, waking a thread costs more than it saves */
+#endif
+
+int fsm_max_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads(); /* OMP_NUM_THREADS, or threadpoolctl's limit */
+#else
+    return 1;
+#endif
+}
+
 /* Finishing one reduction from the exp-and-sum pass: sum = ties + rest, ties >= 1 (the max
  * is an element of the row). log(sum) = log(ties) + log1p(rest / ties) keeps full relative
  * accuracy when the max terms dominate: logsumexp([0, -40]) - 0 is 4.25e-18, not 0. */

@@ -119,45 +119,91 @@ static void D(lse_cols)(const fsm_kernels *k, const FT *x, fsm_int xs, FT *y, fs
     }
 }
 
+/* threads for this call: the caller's count, or 1 for work too small to share */
+static int D(threads_for)(const fsm_shape *s)
+{
+#ifdef _OPENMP
+    const double elements = (double)s->outer * (double)s->n * (double)s->inner;
+    return s->threads > 1 && elements >= FSM_PARALLEL_MIN_ELEMENTS ? s->threads : 1;
+#else
+    (void)s;
+    return 1;
+#endif
+}
+
+/* rows handed out at a time: dynamic scheduling, so that a thread whose core is busy with
+ * another process takes fewer rows instead of holding the others at the final barrier */
+static fsm_int D(chunk)(fsm_int rows, int nt)
+{
+    const fsm_int c = rows / ((fsm_int)nt * 16);
+    return c > 0 ? c : 1;
+}
+
 int FSM_CAT(fsm_softmax_, FTN)(const fsm_kernels *k, int op, const FT *x, FT *y, const fsm_shape *s)
 {
     const fsm_int n = s->n;
+    const int nt = D(threads_for)(s);
+    int failed = 0;
+    (void)nt;
     if (s->outer <= 0 || s->inner <= 0 || n <= 0) return 0;
     if (s->inner > 1 && s->x_inner == 1 && s->y_inner == 1 && !(s->x_n == 1 && s->y_n == 1)) {
-        const fsm_int wb = D(col_block)(n);
-        for (fsm_int o = 0; o < s->outer; o++)
-            for (fsm_int j = 0; j < s->inner; j += wb)
-                D(softmax_cols)(k, op, x + o * s->x_outer + j, s->x_n, y + o * s->y_outer + j, s->y_n,
-                                n, s->inner - j < wb ? s->inner - j : wb);
+        /* columns: the unit of work is a block of wb columns of one outer index */
+        const fsm_int wb = D(col_block)(n), per = (s->inner + wb - 1) / wb;
+        const fsm_int blocks = s->outer * per;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
+#endif
+        for (fsm_int b = 0; b < blocks; b++) {
+            const fsm_int o = b / per, j = (b % per) * wb;
+            D(softmax_cols)(k, op, x + o * s->x_outer + j, s->x_n, y + o * s->y_outer + j, s->y_n,
+                            n, s->inner - j < wb ? s->inner - j : wb);
+        }
         return 0;
     }
+    /* rows: the unit of work is one row; strided rows go through per-thread scratch */
     const int contiguous = s->x_n == 1 && s->y_n == 1;
-    FT *xb = NULL, *yb = NULL;
-    if (!contiguous) {
-        xb = (FT *)malloc(2 * (size_t)n * sizeof(FT));
-        if (!xb) return -1;
-        yb = xb + n;
-    }
-    for (fsm_int o = 0; o < s->outer; o++) {
-        for (fsm_int j = 0; j < s->inner; j++) {
+    const fsm_int rows = s->outer * s->inner;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) if (nt > 1)
+#endif
+    {
+        FT *xb = NULL, *yb = NULL;
+        if (!contiguous) {
+            xb = (FT *)malloc(2 * (size_t)n * sizeof(FT));
+            if (!xb) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+                failed = 1;
+            }
+            yb = xb + (xb ? n : 0);
+        }
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, D(chunk)(rows, nt))
+#endif
+        for (fsm_int r = 0; r < rows; r++) {
+            const fsm_int o = r / s->inner, j = r % s->inner;
             const FT *xr = x + o * s->x_outer + j * s->x_inner;
             FT *yr = y + o * s->y_outer + j * s->y_inner;
             if (contiguous) {
                 D(softmax_row)(k, op, xr, yr, n);
-                continue;
+            } else if (xb) {
+                for (fsm_int i = 0; i < n; i++) xb[i] = xr[i * s->x_n];
+                D(softmax_row)(k, op, xb, yb, n);
+                for (fsm_int i = 0; i < n; i++) yr[i * s->y_n] = yb[i];
             }
-            for (fsm_int i = 0; i < n; i++) xb[i] = xr[i * s->x_n];
-            D(softmax_row)(k, op, xb, yb, n);
-            for (fsm_int i = 0; i < n; i++) yr[i * s->y_n] = yb[i];
         }
+        free(xb);
     }
-    free(xb);
-    return 0;
+    return failed ? -1 : 0;
 }
 
 int FSM_CAT(fsm_logsumexp_, FTN)(const fsm_kernels *k, const FT *x, FT *y, const fsm_shape *s)
 {
     const fsm_int n = s->n;
+    const int nt = D(threads_for)(s);
+    int failed = 0;
+    (void)nt;
     if (s->outer <= 0 || s->inner <= 0) return 0;
     if (n <= 0) {
         for (fsm_int o = 0; o < s->outer; o++)
@@ -165,30 +211,49 @@ int FSM_CAT(fsm_logsumexp_, FTN)(const fsm_kernels *k, const FT *x, FT *y, const
         return 0;
     }
     if (s->inner > 1 && s->x_inner == 1 && s->x_n != 1) {
-        const fsm_int wb = D(col_block)(n);
-        for (fsm_int o = 0; o < s->outer; o++)
-            for (fsm_int j = 0; j < s->inner; j += wb)
-                D(lse_cols)(k, x + o * s->x_outer + j, s->x_n, y + o * s->y_outer + j * s->y_inner,
-                            s->y_inner, n, s->inner - j < wb ? s->inner - j : wb);
+        const fsm_int wb = D(col_block)(n), per = (s->inner + wb - 1) / wb;
+        const fsm_int blocks = s->outer * per;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
+#endif
+        for (fsm_int b = 0; b < blocks; b++) {
+            const fsm_int o = b / per, j = (b % per) * wb;
+            D(lse_cols)(k, x + o * s->x_outer + j, s->x_n, y + o * s->y_outer + j * s->y_inner,
+                        s->y_inner, n, s->inner - j < wb ? s->inner - j : wb);
+        }
         return 0;
     }
-    FT *xb = NULL;
-    if (s->x_n != 1) {
-        xb = (FT *)malloc((size_t)n * sizeof(FT));
-        if (!xb) return -1;
-    }
-    for (fsm_int o = 0; o < s->outer; o++) {
-        for (fsm_int j = 0; j < s->inner; j++) {
+    const fsm_int rows = s->outer * s->inner;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) if (nt > 1)
+#endif
+    {
+        FT *xb = NULL;
+        if (s->x_n != 1) {
+            xb = (FT *)malloc((size_t)n * sizeof(FT));
+            if (!xb) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+                failed = 1;
+            }
+        }
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, D(chunk)(rows, nt))
+#endif
+        for (fsm_int r = 0; r < rows; r++) {
+            const fsm_int o = r / s->inner, j = r % s->inner;
             const FT *xr = x + o * s->x_outer + j * s->x_inner;
-            if (xb) {
+            if (s->x_n != 1) {
+                if (!xb) continue;
                 for (fsm_int i = 0; i < n; i++) xb[i] = xr[i * s->x_n];
                 xr = xb;
             }
             y[o * s->y_outer + j * s->y_inner] = D(lse_row)(k, xr, n);
         }
+        free(xb);
     }
-    free(xb);
-    return 0;
+    return failed ? -1 : 0;
 }
 
 #undef D

@@ -22,6 +22,7 @@ cdef extern from "fsm.h" nogil:
         fsm_int outer, n, inner
         fsm_int x_outer, x_n, x_inner
         fsm_int y_outer, y_n, y_inner
+        int threads
     enum:
         FSM_SOFTMAX
         FSM_LOG_SOFTMAX
@@ -31,6 +32,7 @@ cdef extern from "fsm.h" nogil:
     int fsm_isa_supported(int isa)
     const fsm_kernels *fsm_isa_kernels(int isa)
     int fsm_best_isa()
+    int fsm_max_threads()
     int fsm_softmax_f32(const fsm_kernels *k, int op, const float *x, float *y, const fsm_shape *s)
     int fsm_softmax_f64(const fsm_kernels *k, int op, const double *x, double *y, const fsm_shape *s)
     int fsm_logsumexp_f32(const fsm_kernels *k, const float *x, float *y, const fsm_shape *s)
@@ -40,6 +42,27 @@ SOFTMAX = FSM_SOFTMAX
 LOG_SOFTMAX = FSM_LOG_SOFTMAX
 
 cdef const fsm_kernels *_active = fsm_isa_kernels(fsm_best_isa())
+
+# Calls running in C right now. A call takes OpenMP threads only when it is alone, so that
+# several Python threads calling at once do not each start a team (oversubscription).
+cdef int _calls_in_flight = 0
+
+
+cdef inline int _enter():
+    """Threads for the call about to run (under the GIL); pair with _leave()."""
+    global _calls_in_flight
+    _calls_in_flight += 1
+    return fsm_max_threads() if _calls_in_flight == 1 else 1
+
+
+cdef inline void _leave():
+    global _calls_in_flight
+    _calls_in_flight -= 1
+
+
+def max_threads():
+    """Threads a large call would use now (1 when built without OpenMP)."""
+    return fsm_max_threads()
 
 
 def isa_table():
@@ -182,11 +205,15 @@ def softmax_axis(cnp.ndarray x, int axis, int op, cnp.ndarray out):
     cdef char *xp = cnp.PyArray_BYTES(x)
     cdef char *yp = cnp.PyArray_BYTES(out)
     cdef int typenum = cnp.PyArray_TYPE(x)
-    with nogil:
-        if typenum == cnp.NPY_FLOAT32:
-            rc = fsm_softmax_f32(_active, op, <const float *>xp, <float *>yp, &s)
-        else:
-            rc = fsm_softmax_f64(_active, op, <const double *>xp, <double *>yp, &s)
+    s.threads = _enter()
+    try:
+        with nogil:
+            if typenum == cnp.NPY_FLOAT32:
+                rc = fsm_softmax_f32(_active, op, <const float *>xp, <float *>yp, &s)
+            else:
+                rc = fsm_softmax_f64(_active, op, <const double *>xp, <double *>yp, &s)
+    finally:
+        _leave()
     if rc != 0:
         raise MemoryError("fastsoftmax: could not allocate scratch memory")
     if out is not target:
@@ -215,11 +242,15 @@ def logsumexp_axis(cnp.ndarray x, int axis, cnp.ndarray out):
     cdef char *xp = cnp.PyArray_BYTES(x)
     cdef char *yp = cnp.PyArray_BYTES(out)
     cdef int typenum = cnp.PyArray_TYPE(x)
-    with nogil:
-        if typenum == cnp.NPY_FLOAT32:
-            rc = fsm_logsumexp_f32(_active, <const float *>xp, <float *>yp, &s)
-        else:
-            rc = fsm_logsumexp_f64(_active, <const double *>xp, <double *>yp, &s)
+    s.threads = _enter()
+    try:
+        with nogil:
+            if typenum == cnp.NPY_FLOAT32:
+                rc = fsm_logsumexp_f32(_active, <const float *>xp, <float *>yp, &s)
+            else:
+                rc = fsm_logsumexp_f64(_active, <const double *>xp, <double *>yp, &s)
+    finally:
+        _leave()
     if rc != 0:
         raise MemoryError("fastsoftmax: could not allocate scratch memory")
     if out is not target:

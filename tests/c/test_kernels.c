@@ -277,7 +277,7 @@ static double err_ulp(int dt, int op, double y, ld want, ld c, ld slack)
 /* ------------------------------------------------------------------------ runs */
 static int call_driver(const fsm_kernels *k, const dataset *d, int op, int layout, void *y)
 {
-    fsm_shape s;
+    fsm_shape s = {0};
     s.outer = d->outer, s.n = d->n, s.inner = d->inner;
     s.x_outer = d->n * d->inner, s.x_n = d->inner, s.x_inner = 1;
     if (op == OP_LSE) {
