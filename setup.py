@@ -29,6 +29,7 @@ sources = [
     "csrc/fsm_driver.c",
     "csrc/fsm_dispatch.c",
     "csrc/fsm_scalar.c",
+    "csrc/fsm_ml.c",
 ]
 if is_x86_64:
     sources += ["csrc/fsm_sse2.c", "csrc/fsm_avx2.c"]

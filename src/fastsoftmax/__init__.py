@@ -5,9 +5,12 @@ import warnings as _warnings
 
 from . import _core
 from ._api import log_softmax, logsumexp, softmax
+from ._ml import (binary_cross_entropy_with_logits, cross_entropy, log_softmax_grad, plot,
+                  softmax_grad)
 from ._version import __version__
 
-__all__ = ["softmax", "log_softmax", "logsumexp", "show_config", "__version__"]
+__all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "softmax_grad", "log_softmax_grad",
+           "binary_cross_entropy_with_logits", "plot", "show_config", "__version__"]
 
 
 def _select_isa_from_env():

@@ -1,5 +1,8 @@
 """python -m fastsoftmax: the seed's worked example, the code path in use, and a short
-speed comparison against the NumPy composition on this machine."""
+speed comparison against the NumPy composition on this machine.
+
+python -m fastsoftmax plot 1.5 0.8 -0.2 -o chart.png: a bar chart of the logits beside their
+softmax probabilities (needs matplotlib)."""
 import argparse
 import timeit
 
@@ -44,11 +47,47 @@ def demo(quick=False):
         print(f"  {str(shape):>12}  {ours * 1e6:>9.1f} us  {theirs * 1e6:>9.1f} us  {theirs / ours:>7.1f}x")
 
 
+def plot_command(args):
+    """python -m fastsoftmax plot X [X ...] [-o PNG] [--labels ...] [-t T]"""
+    from . import plot
+
+    logits = np.array(args.logits, dtype=np.float64)
+    labels = None
+    if args.labels:
+        labels = [s for item in args.labels for s in item.split(",") if s]
+    try:
+        plot(logits, labels=labels, temperature=args.temperature, path=args.output)
+    except ImportError as exc:
+        raise SystemExit(f"python -m fastsoftmax plot: {exc}") from None
+    except ValueError as exc:
+        raise SystemExit(f"python -m fastsoftmax plot: {exc}") from None
+    names = labels or [str(i) for i in range(logits.size)]
+    probs = softmax(logits / args.temperature)
+    width = max(len(n) for n in names)
+    for name, x, p in zip(names, logits, probs):
+        print(f"  {name:>{width}}  logit {x:>8.4g}  p {p:.4f}")
+    print(f"wrote {args.output}")
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m fastsoftmax", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m fastsoftmax", description=__doc__,
+        epilog="python -m fastsoftmax plot 1.5 0.8 -0.2 -o chart.png: a bar chart of the "
+               "logits and their softmax (needs matplotlib: pip install 'fastsoftmax[plot]')")
     parser.add_argument("--quick", action="store_true", help="fewer, shorter timings")
+    sub = parser.add_subparsers(dest="command", metavar="{plot}")
+    p = sub.add_parser("plot", help="bar chart of logits beside their softmax probabilities (PNG)",
+                       description="Write a PNG bar chart of the logits beside softmax(logits / T).")
+    p.add_argument("logits", nargs="+", type=float, help="the logits (negative numbers are fine)")
+    p.add_argument("-o", "--output", default="chart.png", help="PNG file to write (default chart.png)")
+    p.add_argument("-l", "--labels", nargs="+", metavar="NAME",
+                   help="class names, space- or comma-separated (default 0, 1, ...)")
+    p.add_argument("-t", "--temperature", type=float, default=1.0, help="softmax temperature (default 1)")
     args = parser.parse_args(argv)
-    demo(quick=args.quick)
+    if args.command == "plot":
+        plot_command(args)
+    else:
+        demo(quick=args.quick)
 
 
 if __name__ == "__main__":

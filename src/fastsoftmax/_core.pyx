@@ -256,3 +256,4 @@ def logsumexp_axis(cnp.ndarray x, int axis, cnp.ndarray out):
     if out is not target:
         target[...] = out
     return target
+include "_ml.pxi"

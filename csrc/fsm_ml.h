@@ -1,0 +1,79 @@
+/* fastsoftmax ML drivers (fsm_ml.c): cross-entropy with its gradient, the softmax and
+ * log_softmax vector-Jacobian products, binary cross-entropy with logits.
+ *
+ * The cross-entropy drivers are built from the kernel table of fsm.h (row_max, row_expsum,
+ * row_scale): per row, one max pass and one fused exp-and-sum pass give log(sum) (max terms
+ * split off: log(k) + log1p(rest/k)) beside the picked logit; with a gradient the same pass
+ * stores exp(x - max), which one scaling pass turns into the softmax times the loss weight.
+ * Everything else is scalar code in double precision. Semantics are PyTorch's
+ * (torch.nn.functional.cross_entropy, binary_cross_entropy_with_logits, autograd):
+ *   - a row whose max is not finite (+inf, NaN, all -inf) has a NaN loss and gradient;
+ *   - an ignored row has loss 0 and gradient 0 * softmax (NaN where the softmax is NaN);
+ *   - mean over integer targets divides by the summed weight of the non-ignored targets
+ *     (0 / 0 = NaN when all are ignored); over probability targets by the number of rows.
+ *
+ * Layout: `rows` rows of C contiguous classes, row r at x + r*C (C-contiguous 2-d), and the
+ * gradient, when asked for, likewise. Run without the GIL. Return 0; -1 when scratch memory
+ * could not be allocated; FSM_BAD_LABEL with *bad set to the row of the first label outside
+ * [0, C) that is not ignore_index.
+ */
+#ifndef FSM_ML_H
+#define FSM_ML_H
+
+#include <stdint.h>
+#include "fsm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { FSM_REDUCE_NONE = 0, FSM_REDUCE_MEAN = 1, FSM_REDUCE_SUM = 2 };
+enum { FSM_BAD_LABEL = -2 };
+
+/* Cross-entropy against integer class indices target[rows].
+ *   weight     C class weights, or NULL (all 1)
+ *   smoothing  label smoothing in [0, 1]: the target is (1 - s) one-hot + s / C
+ *   loss       per-row losses (reduction NONE), or NULL
+ *   total      the reduced loss (sum, or mean), for MEAN and SUM; NULL allowed for NONE
+ *   grad       NULL, or the gradient of the returned loss (of its sum for NONE)
+ */
+int fsm_xent_index_f32(const fsm_kernels *k, const float *x, fsm_int rows, fsm_int C,
+                       const int64_t *target, const double *weight, int64_t ignore_index,
+                       double smoothing, int reduction, float *loss, double *total,
+                       float *grad, fsm_int *bad);
+int fsm_xent_index_f64(const fsm_kernels *k, const double *x, fsm_int rows, fsm_int C,
+                       const int64_t *target, const double *weight, int64_t ignore_index,
+                       double smoothing, int reduction, double *loss, double *total,
+                       double *grad, fsm_int *bad);
+
+/* Cross-entropy against class probabilities target[rows][C] (same layout as x). */
+int fsm_xent_prob_f32(const fsm_kernels *k, const float *x, fsm_int rows, fsm_int C,
+                      const float *target, const double *weight, double smoothing,
+                      int reduction, float *loss, double *total, float *grad);
+int fsm_xent_prob_f64(const fsm_kernels *k, const double *x, fsm_int rows, fsm_int C,
+                      const double *target, const double *weight, double smoothing,
+                      int reduction, double *loss, double *total, double *grad);
+
+/* Vector-Jacobian products given the forward output, rows of n contiguous elements:
+ *   softmax:      out = y * (g - sum(g * y))
+ *   log_softmax:  out = g - exp(logp) * sum(g)
+ * Sums in double. out may alias g. */
+int fsm_softmax_grad_f32(const float *y, const float *g, float *out, fsm_int rows, fsm_int n);
+int fsm_softmax_grad_f64(const double *y, const double *g, double *out, fsm_int rows, fsm_int n);
+int fsm_log_softmax_grad_f32(const float *logp, const float *g, float *out, fsm_int rows, fsm_int n);
+int fsm_log_softmax_grad_f64(const double *logp, const double *g, double *out, fsm_int rows, fsm_int n);
+
+/* Binary cross-entropy with logits over n contiguous elements (PyTorch's formula):
+ *   loss = w * ((1 - t) * x - lw * log_sigmoid(x)),  lw = 1 + (pw - 1) * t,
+ *   log_sigmoid(x) = min(x, 0) - log1p(exp(-|x|))       (stable for any |x|)
+ * weight, pos_weight: n elements each (already broadcast), or NULL.
+ * loss: per-element losses or NULL; *total: their sum (double), when total is non-NULL. */
+int fsm_bce_logits_f32(const float *x, const float *t, const float *weight,
+                       const float *pos_weight, fsm_int n, float *loss, double *total);
+int fsm_bce_logits_f64(const double *x, const double *t, const double *weight,
+                       const double *pos_weight, fsm_int n, double *loss, double *total);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FSM_ML_H */

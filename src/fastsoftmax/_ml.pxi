@@ -1,0 +1,195 @@
+# Included at the end of _core.pyx: the wrappers of the ML drivers (csrc/fsm_ml.h).
+# They take arrays that _ml.py has already made C-contiguous, native, of the compute dtype
+# (float32/float64; int64 labels; float64 class weights), release the GIL and call C.
+from libc.stdint cimport int64_t
+
+cdef extern from "fsm_ml.h" nogil:
+    enum:
+        FSM_REDUCE_NONE
+        FSM_REDUCE_MEAN
+        FSM_REDUCE_SUM
+        FSM_BAD_LABEL
+    int fsm_xent_index_f32(const fsm_kernels *k, const float *x, fsm_int rows, fsm_int C,
+                           const int64_t *target, const double *weight, int64_t ignore_index,
+                           double smoothing, int reduction, float *loss, double *total,
+                           float *grad, fsm_int *bad)
+    int fsm_xent_index_f64(const fsm_kernels *k, const double *x, fsm_int rows, fsm_int C,
+                           const int64_t *target, const double *weight, int64_t ignore_index,
+                           double smoothing, int reduction, double *loss, double *total,
+                           double *grad, fsm_int *bad)
+    int fsm_xent_prob_f32(const fsm_kernels *k, const float *x, fsm_int rows, fsm_int C,
+                          const float *target, const double *weight, double smoothing,
+                          int reduction, float *loss, double *total, float *grad)
+    int fsm_xent_prob_f64(const fsm_kernels *k, const double *x, fsm_int rows, fsm_int C,
+                          const double *target, const double *weight, double smoothing,
+                          int reduction, double *loss, double *total, double *grad)
+    int fsm_softmax_grad_f32(const float *y, const float *g, float *out, fsm_int rows, fsm_int n)
+    int fsm_softmax_grad_f64(const double *y, const double *g, double *out, fsm_int rows, fsm_int n)
+    int fsm_log_softmax_grad_f32(const float *logp, const float *g, float *out, fsm_int rows, fsm_int n)
+    int fsm_log_softmax_grad_f64(const double *logp, const double *g, double *out, fsm_int rows, fsm_int n)
+    int fsm_bce_logits_f32(const float *x, const float *t, const float *weight,
+                           const float *pos_weight, fsm_int n, float *loss, double *total)
+    int fsm_bce_logits_f64(const double *x, const double *t, const double *weight,
+                           const double *pos_weight, fsm_int n, double *loss, double *total)
+
+REDUCE_NONE = FSM_REDUCE_NONE
+REDUCE_MEAN = FSM_REDUCE_MEAN
+REDUCE_SUM = FSM_REDUCE_SUM
+
+
+cdef inline char *_data_or_null(object a):
+    return NULL if a is None else cnp.PyArray_BYTES(<cnp.ndarray>a)
+
+
+cdef inline void _check_c2(cnp.ndarray a, int typenum, fsm_int rows, fsm_int n, str name) except *:
+    if (cnp.PyArray_TYPE(a) != typenum or not cnp.PyArray_IS_C_CONTIGUOUS(a)
+            or not cnp.PyArray_ISBEHAVED(a) or cnp.PyArray_SIZE(a) != rows * n):
+        raise ValueError(f"_core: {name} must be a C-contiguous writable array of {rows * n} "
+                         f"elements of the compute dtype")
+
+
+cdef inline void _check_ro(cnp.ndarray a, int typenum, fsm_int size, str name) except *:
+    if (cnp.PyArray_TYPE(a) != typenum or not cnp.PyArray_IS_C_CONTIGUOUS(a)
+            or not cnp.PyArray_ISBEHAVED_RO(a) or cnp.PyArray_SIZE(a) != size):
+        raise ValueError(f"_core: {name} must be a C-contiguous array of {size} elements "
+                         f"of the expected dtype")
+
+
+def cross_entropy_index(cnp.ndarray x, cnp.ndarray target, object weight, int64_t ignore_index,
+                        double smoothing, int reduction, object loss, object grad):
+    """Cross-entropy of the rows of x (rows, C) against int64 labels target (rows,).
+
+    weight: None or float64 (C,); loss: None or (rows,) of x's dtype (per-row losses);
+    grad: None or x's shape and dtype (the gradient of the returned loss).
+    Returns (total, bad): the sum or mean (float, 0.0 for reduction none) and -1, or the row
+    of the first label out of range (nothing else is then computed)."""
+    if x.ndim != 2:
+        raise ValueError("_core: x must be 2-d (rows, classes)")
+    cdef fsm_int rows = x.shape[0], C = x.shape[1], bad = -1
+    cdef int typenum = cnp.PyArray_TYPE(x), rc
+    cdef double total = 0.0
+    if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
+        raise TypeError("_core: x must be float32 or float64")
+    _check_ro(x, typenum, rows * C, "x")
+    _check_ro(target, cnp.NPY_INT64, rows, "target")
+    if weight is not None:
+        _check_ro(<cnp.ndarray>weight, cnp.NPY_FLOAT64, C, "weight")
+    if loss is not None:
+        _check_c2(<cnp.ndarray>loss, typenum, rows, 1, "loss")
+    if grad is not None:
+        _check_c2(<cnp.ndarray>grad, typenum, rows, C, "grad")
+    cdef char *xp = cnp.PyArray_BYTES(x)
+    cdef const int64_t *tp = <const int64_t *>cnp.PyArray_BYTES(target)
+    cdef const double *wp = <const double *>_data_or_null(weight)
+    cdef char *lp = _data_or_null(loss)
+    cdef char *gp = _data_or_null(grad)
+    with nogil:
+        if typenum == cnp.NPY_FLOAT32:
+            rc = fsm_xent_index_f32(_active, <const float *>xp, rows, C, tp, wp, ignore_index,
+                                    smoothing, reduction, <float *>lp, &total, <float *>gp, &bad)
+        else:
+            rc = fsm_xent_index_f64(_active, <const double *>xp, rows, C, tp, wp, ignore_index,
+                                    smoothing, reduction, <double *>lp, &total, <double *>gp, &bad)
+    if rc == FSM_BAD_LABEL:
+        return 0.0, bad
+    if rc != 0:
+        raise MemoryError("fastsoftmax: could not allocate scratch memory")
+    return total, -1
+
+
+def cross_entropy_prob(cnp.ndarray x, cnp.ndarray target, object weight, double smoothing,
+                       int reduction, object loss, object grad):
+    """Cross-entropy of the rows of x (rows, C) against probabilities target (x's shape and
+    dtype); weight, loss, grad as cross_entropy_index. Returns the sum or mean (float)."""
+    if x.ndim != 2:
+        raise ValueError("_core: x must be 2-d (rows, classes)")
+    cdef fsm_int rows = x.shape[0], C = x.shape[1]
+    cdef int typenum = cnp.PyArray_TYPE(x), rc
+    cdef double total = 0.0
+    if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
+        raise TypeError("_core: x must be float32 or float64")
+    _check_ro(x, typenum, rows * C, "x")
+    _check_ro(target, typenum, rows * C, "target")
+    if weight is not None:
+        _check_ro(<cnp.ndarray>weight, cnp.NPY_FLOAT64, C, "weight")
+    if loss is not None:
+        _check_c2(<cnp.ndarray>loss, typenum, rows, 1, "loss")
+    if grad is not None:
+        _check_c2(<cnp.ndarray>grad, typenum, rows, C, "grad")
+    cdef char *xp = cnp.PyArray_BYTES(x)
+    cdef char *tp = cnp.PyArray_BYTES(target)
+    cdef const double *wp = <const double *>_data_or_null(weight)
+    cdef char *lp = _data_or_null(loss)
+    cdef char *gp = _data_or_null(grad)
+    with nogil:
+        if typenum == cnp.NPY_FLOAT32:
+            rc = fsm_xent_prob_f32(_active, <const float *>xp, rows, C, <const float *>tp, wp,
+                                   smoothing, reduction, <float *>lp, &total, <float *>gp)
+        else:
+            rc = fsm_xent_prob_f64(_active, <const double *>xp, rows, C, <const double *>tp, wp,
+                                   smoothing, reduction, <double *>lp, &total, <double *>gp)
+    if rc != 0:
+        raise MemoryError("fastsoftmax: could not allocate scratch memory")
+    return total
+
+
+def softmax_vjp(cnp.ndarray y, cnp.ndarray g, cnp.ndarray out, bint log):
+    """out = the softmax (log=False: y is the softmax) or log_softmax (log=True: y is the
+    log_softmax) vector-Jacobian product of g, rows along the last axis. All three arrays:
+    the same shape, C-contiguous, float32 or float64 alike. Returns out."""
+    cdef int typenum = cnp.PyArray_TYPE(y)
+    if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
+        raise TypeError("_core: y must be float32 or float64")
+    cdef fsm_int size = cnp.PyArray_SIZE(y)
+    cdef fsm_int n = y.shape[y.ndim - 1] if y.ndim else 1
+    cdef fsm_int rows = size // n if n else 0
+    _check_ro(y, typenum, size, "y")
+    _check_ro(g, typenum, size, "g")
+    _check_c2(out, typenum, size, 1, "out")
+    cdef char *yp = cnp.PyArray_BYTES(y)
+    cdef char *gp = cnp.PyArray_BYTES(g)
+    cdef char *op = cnp.PyArray_BYTES(out)
+    with nogil:
+        if typenum == cnp.NPY_FLOAT32:
+            if log:
+                fsm_log_softmax_grad_f32(<const float *>yp, <const float *>gp, <float *>op, rows, n)
+            else:
+                fsm_softmax_grad_f32(<const float *>yp, <const float *>gp, <float *>op, rows, n)
+        else:
+            if log:
+                fsm_log_softmax_grad_f64(<const double *>yp, <const double *>gp, <double *>op, rows, n)
+            else:
+                fsm_softmax_grad_f64(<const double *>yp, <const double *>gp, <double *>op, rows, n)
+    return out
+
+
+def bce_logits(cnp.ndarray x, cnp.ndarray t, object weight, object pos_weight, object loss):
+    """Binary cross-entropy with logits, elementwise over C-contiguous arrays of one shape
+    and dtype (weight, pos_weight: None or already broadcast); per-element losses into
+    loss (None: not stored). Returns the sum (float)."""
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
+        raise TypeError("_core: x must be float32 or float64")
+    cdef fsm_int n = cnp.PyArray_SIZE(x)
+    cdef double total = 0.0
+    _check_ro(x, typenum, n, "x")
+    _check_ro(t, typenum, n, "target")
+    if weight is not None:
+        _check_ro(<cnp.ndarray>weight, typenum, n, "weight")
+    if pos_weight is not None:
+        _check_ro(<cnp.ndarray>pos_weight, typenum, n, "pos_weight")
+    if loss is not None:
+        _check_c2(<cnp.ndarray>loss, typenum, n, 1, "loss")
+    cdef char *xp = cnp.PyArray_BYTES(x)
+    cdef char *tp = cnp.PyArray_BYTES(t)
+    cdef char *wp = _data_or_null(weight)
+    cdef char *pp = _data_or_null(pos_weight)
+    cdef char *lp = _data_or_null(loss)
+    with nogil:
+        if typenum == cnp.NPY_FLOAT32:
+            fsm_bce_logits_f32(<const float *>xp, <const float *>tp, <const float *>wp,
+                               <const float *>pp, n, <float *>lp, &total)
+        else:
+            fsm_bce_logits_f64(<const double *>xp, <const double *>tp, <const double *>wp,
+                               <const double *>pp, n, <double *>lp, &total)
+    return total
