@@ -96,6 +96,12 @@ typedef struct fsm_shape {
                                       0 or 1: serial. Results do not depend on it. */
 } fsm_shape;
 
+/* The scalar finish shared by every driver (fsm_driver.c):
+ * log(ties + rest), ties >= 1, as log(ties) + log1p(rest / ties): full relative accuracy
+ * when the max terms dominate; and c / sum as a double-length pair hi + lo. */
+double fsm_log_of_sum(double rest, double ties);
+void fsm_ratio_pair(double c, double sum, double *hi, double *lo);
+
 /* threads an OpenMP region of the calling thread would get (1 without OpenMP) */
 int fsm_max_threads(void);
 

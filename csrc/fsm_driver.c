@@ -34,17 +34,17 @@ int fsm_max_threads(void)
 /* Finishing one reduction from the exp-and-sum pass: sum = ties + rest, ties >= 1 (the max
  * is an element of the row). log(sum) = log(ties) + log1p(rest / ties) keeps full relative
  * accuracy when the max terms dominate: logsumexp([0, -40]) - 0 is 4.25e-18, not 0. */
-static double log_of_sum(double rest, double ties)
+double fsm_log_of_sum(double rest, double ties)
 {
     return log(ties) + log1p(rest / ties);
 }
 
-/* 1 / sum as a double-length pair: hi + lo = 1/sum to about 2^-106 relative (hi is the
- * rounded quotient; lo its correction from the exact residual 1 - hi*sum). */
-static void inverse_pair(double sum, double *hi, double *lo)
+/* c / sum as a double-length pair: hi + lo = c/sum to about 2^-106 relative (hi is the
+ * rounded quotient; lo its correction from the exact residual c - hi*sum). */
+void fsm_ratio_pair(double c, double sum, double *hi, double *lo)
 {
-    *hi = 1.0 / sum;
-    *lo = fma(-*hi, sum, 1.0) / sum;
+    *hi = c / sum;
+    *lo = fma(-*hi, sum, c) / sum;
 }
 
 #define FSM_CAT_(a, b) a##b

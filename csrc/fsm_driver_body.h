@@ -52,12 +52,12 @@ static void D(softmax_row)(const fsm_kernels *k, int op, const FT *x, FT *y, fsm
         double inv_hi, inv_lo;
         double sum;
         KER(k, row_expsum)(x, n, m, y, &sum, NULL);
-        inverse_pair(sum, &inv_hi, &inv_lo);
+        fsm_ratio_pair(1.0, sum, &inv_hi, &inv_lo);
         D(split)(inv_hi, inv_lo, &hi, &lo);
         KER(k, row_scale)(y, n, hi, lo);
     } else {
         KER(k, row_expsum)(x, n, m, NULL, &rest, &ties);
-        D(split)(log_of_sum(rest, ties), 0.0, &hi, &lo);
+        D(split)(fsm_log_of_sum(rest, ties), 0.0, &hi, &lo);
         KER(k, row_logsub)(x, n, m, hi, lo, y);
     }
 }
@@ -68,7 +68,7 @@ static FT D(lse_row)(const fsm_kernels *k, const FT *x, fsm_int n)
     if (!(m > (FT)-INFINITY && m < (FT)INFINITY)) return D(special_lse)(x, 1, n);
     double rest, ties;
     KER(k, row_expsum)(x, n, m, NULL, &rest, &ties);
-    return (FT)((double)m + log_of_sum(rest, ties));
+    return (FT)((double)m + fsm_log_of_sum(rest, ties));
 }
 
 /* columns per block: the block's input (w * n elements, 384 KiB) should stay in L2
@@ -92,10 +92,10 @@ static void D(softmax_cols)(const fsm_kernels *k, int op, const FT *x, fsm_int x
     for (fsm_int j = 0; j < w; j++) {
         if (op == FSM_SOFTMAX) {
             double inv_hi, inv_lo;
-            inverse_pair(rest[j], &inv_hi, &inv_lo); /* the sum of all terms here */
+            fsm_ratio_pair(1.0, rest[j], &inv_hi, &inv_lo); /* the sum of all terms here */
             D(split)(inv_hi, inv_lo, &a[j], &b[j]);
         } else {
-            D(split)(log_of_sum(rest[j], ties[j]), 0.0, &a[j], &b[j]);
+            D(split)(fsm_log_of_sum(rest[j], ties[j]), 0.0, &a[j], &b[j]);
         }
     }
     if (op == FSM_SOFTMAX) KER(k, col_scale)(y, ys, n, w, a, b);
@@ -113,7 +113,7 @@ static void D(lse_cols)(const fsm_kernels *k, const FT *x, fsm_int xs, FT *y, fs
     KER(k, col_expsum)(x, xs, n, w, m, NULL, 0, rest, ties);
     for (fsm_int j = 0; j < w; j++) {
         if (m[j] > (FT)-INFINITY && m[j] < (FT)INFINITY)
-            y[j * yi] = (FT)((double)m[j] + log_of_sum(rest[j], ties[j]));
+            y[j * yi] = (FT)((double)m[j] + fsm_log_of_sum(rest[j], ties[j]));
         else
             y[j * yi] = D(special_lse)(x + j, xs, n);
     }

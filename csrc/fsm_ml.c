@@ -11,19 +11,6 @@
 #include <stdlib.h>
 #include "fsm_ml.h"
 
-/* sum = ties + rest, ties >= 1: log(sum) with full relative accuracy (as fsm_driver.c) */
-static double ml_log_of_sum(double rest, double ties)
-{
-    return log(ties) + log1p(rest / ties);
-}
-
-/* c / sum as a double-length pair hi + lo */
-static void ml_ratio_pair(double c, double sum, double *hi, double *lo)
-{
-    *hi = c / sum;
-    *lo = fma(-*hi, sum, c) / sum;
-}
-
 /* Checks the labels and sums the weights of the non-ignored ones: 0, or FSM_BAD_LABEL with
  * *bad the first row whose label is neither in [0, C) nor ignore_index. */
 static int ml_scan_labels(const int64_t *target, fsm_int rows, fsm_int C, const double *w,
@@ -100,7 +87,7 @@ static double D(xent_index_row)(const fsm_kernels *k, const FT *x, fsm_int C, in
         KER(k, row_scale)(g, C, (FT)(0.0 / sum), (FT)0.0);
         return 0.0;
     }
-    const double L = ml_log_of_sum(rest, ties), md = (double)m;
+    const double L = fsm_log_of_sum(rest, ties), md = (double)m;
     const double wt = w ? w[t] : 1.0;
     const double lpt = ((double)x[t] - md) - L; /* logp of the target class */
     double loss = -(wt * lpt), a = wt, wall = 0.0;
@@ -117,7 +104,7 @@ static double D(xent_index_row)(const fsm_kernels *k, const FT *x, fsm_int C, in
     if (g) {
         double hi, lo;
         FT shi, slo;
-        ml_ratio_pair(gscale * a, sum, &hi, &lo);
+        fsm_ratio_pair(gscale * a, sum, &hi, &lo);
         D(ml_split)(hi, lo, &shi, &slo);
         KER(k, row_scale)(g, C, shi, slo); /* gscale * a * softmax */
         if (eps > 0.0) {
@@ -167,7 +154,7 @@ static double D(xent_prob_row)(const fsm_kernels *k, const FT *x, fsm_int C, con
     double rest, ties;
     KER(k, row_expsum)(x, C, m, g, &rest, &ties);
     const double sum = rest + ties;
-    const double L = ml_log_of_sum(rest, ties), md = (double)m;
+    const double L = fsm_log_of_sum(rest, ties), md = (double)m;
     const double keep = 1.0 - eps, u = eps / (double)C;
     double acc = 0.0, a = 0.0;
     for (fsm_int c = 0; c < C; c++) {
