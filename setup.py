@@ -74,7 +74,9 @@ class BuildExtWithOpenMP(build_ext):
         if os.environ.get("FASTSOFTMAX_OPENMP", "1") == "0":
             return [], []
         if self.compiler.compiler_type == "msvc":
-            return ["/openmp"], []
+            # MSVC's /openmp is OpenMP 2.0, which the drivers' pragmas go beyond (omp atomic
+            # write, loop variables declared in the for): Windows builds are serial for now
+            return [], []
         with tempfile.TemporaryDirectory() as tmp:
             src = os.path.join(tmp, "probe.c")
             with open(src, "w") as f:
