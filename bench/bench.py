@@ -1,6 +1,8 @@
-"""Benchmark fastsoftmax against NumPy, scipy.special and torch, single-threaded.
+"""Benchmark fastsoftmax against NumPy, scipy.special and torch (one thread each), and
+fastsoftmax on more OpenMP threads.
 
-    python bench/bench.py [--quick] [--json PATH] [--functions F ...] [--dtypes D ...]
+    python bench/bench.py [--quick] [--threads N ...] [--sweep] [--json PATH]
+                          [--functions F ...] [--dtypes D ...] [--no-progress]
 
 Every competitor runs in this process on the same input array. Times are the minimum over
 `repeat` rounds of timeit-style loops, each loop long enough to last `min_time` seconds;
@@ -9,8 +11,15 @@ Speed-up = competitor time / fastsoftmax time (> 1: fastsoftmax is faster). The 
 `np.copyto(dst, x)`: one read and one write of the input's bytes, used for all three
 functions (logsumexp writes far less, so its true floor is lower).
 
+Threads: the competitors always run on one thread (torch.set_num_threads(1), BLAS and OpenMP
+pools limited to 1 by threadpoolctl); fastsoftmax runs once per count in `threads`, under
+`threadpoolctl.threadpool_limits(limits=n, user_api="openmp")`, in the same rounds as the
+competitors. The targets use the 1-thread figures. `--sweep` adds single-threaded timings
+of (R, n) arrays along the last axis for row lengths n from 10 to 100000 (R * n ~ 2^20).
+
 Importable: `compare(...)` returns the figures, `format_tables(...)`,
-`evaluate_targets(...)` and `environment()` present them; `main(argv)` is the CLI.
+`evaluate_targets(...)` and `environment()` present them; `sweep(...)` and
+`format_sweep(...)` do the same for the row-length sweep; `main(argv)` is the CLI.
 """
 import argparse
 import ctypes
@@ -18,10 +27,12 @@ import gc
 import json
 import os
 import platform
+import shutil
 import sys
+import time
 import timeit
 from collections import namedtuple
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 
@@ -74,6 +85,12 @@ TARGETS = (
 
 MIN_TIME, MIN_TIME_QUICK = 0.05, 0.01
 REPEAT = 5
+
+# --sweep: (R, n) arrays along the last axis, R * n ~ SWEEP_ELEMENTS, single-threaded
+SWEEP_LENGTHS = (10, 32, 100, 316, 1000, 3162, 10000, 31623, 100000)
+SWEEP_ELEMENTS = 1 << 20
+SWEEP_FUNCTIONS = ("softmax", "logsumexp")
+SWEEP_COMPETITORS = ("numpy", "torch")
 
 # glibc's malloc serves large blocks with fresh mmap()s, so every temporary array costs
 # page faults, until the first free() of such a block raises its threshold: the same call
@@ -150,26 +167,35 @@ def available_competitors():
 
 # --- timing --------------------------------------------------------------------------------
 
-def time_calls(fns, min_time=MIN_TIME, repeat=REPEAT):
+def time_calls(fns, min_time=MIN_TIME, repeat=REPEAT, contexts=None):
     """Time each zero-argument callable in {name: fn}; returns {name: (s per call, loops)}.
 
     Each is called once to warm up and given a loop length (1, 2, 5, 10, 20, ... calls) so
     that one loop lasts >= min_time. Then `repeat` rounds run one loop of every callable in
     turn, so that a burst of load from elsewhere hits all of them alike, and each keeps its
-    fastest loop. timeit turns the garbage collector off while it times."""
+    fastest loop. timeit turns the garbage collector off while it times. contexts: optional
+    {name: zero-argument callable returning a context manager} entered around each of that
+    callable's loops (outside the timed part), e.g. a thread limit."""
+    contexts = contexts or {}
+
+    def around(name):
+        return contexts[name]() if name in contexts else nullcontext()
+
     timers, loops = {}, {}
     for name, fn in fns.items():
-        fn()
-        timers[name] = timer = timeit.Timer(fn)
-        number, i = 1, 0
-        while timer.timeit(number) < min_time:
-            i += 1
-            number = (1, 2, 5)[i % 3] * 10 ** (i // 3)
+        with around(name):
+            fn()
+            timers[name] = timer = timeit.Timer(fn)
+            number, i = 1, 0
+            while timer.timeit(number) < min_time:
+                i += 1
+                number = (1, 2, 5)[i % 3] * 10 ** (i // 3)
         loops[name] = number
     best = dict.fromkeys(fns, float("inf"))
     for _ in range(repeat):
         for name, timer in timers.items():
-            best[name] = min(best[name], timer.timeit(loops[name]))
+            with around(name):
+                best[name] = min(best[name], timer.timeit(loops[name]))
     return {name: (best[name] / loops[name], loops[name]) for name in fns}
 
 
@@ -208,6 +234,70 @@ def single_threaded():
             torch.set_num_threads(saved)
 
 
+def default_threads():
+    """[1] plus the number of usable cores when there are more than one."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return [1, cores] if cores and cores > 1 else [1]
+
+
+def openmp_threads(n):
+    """Context manager: OpenMP pools (fastsoftmax's) limited to n threads by threadpoolctl.
+    Without threadpoolctl only n = 1 is accepted, as a no-op (see fastsoftmax_threads())."""
+    if threadpoolctl is not None:
+        return threadpoolctl.threadpool_limits(limits=n, user_api="openmp")
+    if n != 1:
+        raise RuntimeError("timing fastsoftmax on more than one thread needs threadpoolctl "
+                           "(pip install threadpoolctl)")
+    return nullcontext()
+
+
+def fastsoftmax_threads():
+    """Threads a large fastsoftmax call would use now (None if the build cannot tell)."""
+    f = getattr(getattr(fastsoftmax, "_core", None), "max_threads", None)
+    return f() if f is not None else None
+
+
+def _normalize_threads(threads):
+    """Sorted thread counts, always with 1 (the targets and the competitors' setting)."""
+    threads = default_threads() if threads is None else [int(n) for n in threads]
+    if any(n < 1 for n in threads):
+        raise ValueError(f"thread counts must be >= 1, got {threads}")
+    return sorted(set(threads) | {1})
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal: call it with a label before each step."""
+
+    def __init__(self, total, stream=None, width=24):
+        self.total, self.width, self.stream = max(total, 1), width, stream or sys.stderr
+        self.step, self.start = 0, time.monotonic()
+
+    @staticmethod
+    def _clock(seconds):
+        m, s = divmod(int(seconds + 0.5), 60)
+        return f"{m}:{s:02d}"
+
+    def _draw(self, done, label):
+        elapsed = time.monotonic() - self.start
+        filled = round(self.width * done / self.total)
+        eta = (f", ~{self._clock(elapsed / done * (self.total - done))} left"
+               if 0 < done < self.total else "")
+        line = (f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{self.total} "
+                f"{self._clock(elapsed)}{eta}  {label}")
+        cols = shutil.get_terminal_size((100, 20)).columns
+        self.stream.write("\r" + line[:max(cols - 1, 10)] + "\x1b[K")
+        self.stream.flush()
+
+    def __call__(self, label):
+        self._draw(self.step, label)
+        self.step += 1
+
+    def close(self):
+        self._draw(self.step, "done")
+        self.stream.write("\n")
+        self.stream.flush()
+
+
 def _normalize_cases(cases, quick):
     """Cases as Case tuples; accepts shapes (axis -1) or (shape, axis) pairs too."""
     if cases is None:
@@ -238,20 +328,69 @@ def _agrees(func, x, axis):
     return bool(np.allclose(got, ref, rtol=rtol, atol=atol, equal_nan=True))
 
 
+def _competitor_names(competitors):
+    names = [n for n in (competitors or available_competitors()) if COMPETITORS.get(n)]
+    return ["fastsoftmax"] + [n for n in names if n not in ("fastsoftmax", "memcpy")] + ["memcpy"]
+
+
+def _time_case(func, x, axis, names, threads, min_time, repeat):
+    """One case: fastsoftmax at every thread count and the competitors (1 thread) timed in
+    the same rounds; returns one result dict per thread count."""
+    fns = {name: COMPETITORS[name](func, x, axis) for name in names}
+    contexts = {}
+    for n in threads:
+        if n != 1:
+            key = f"fastsoftmax@{n}"
+            fns[key] = COMPETITORS["fastsoftmax"](func, x, axis)
+            contexts[key] = lambda n=n: openmp_threads(n)
+    timed = time_calls(fns, min_time, repeat, contexts)
+    times = {name: t for name, (t, _) in timed.items()}
+    one = times["fastsoftmax"]
+    agrees = _agrees(func, x, axis)
+    reference = fns["fastsoftmax"]() if len(threads) > 1 else None
+    out = []
+    for n in threads:
+        key = "fastsoftmax" if n == 1 else f"fastsoftmax@{n}"
+        with openmp_threads(n):
+            used = fastsoftmax_threads()
+            same = True if n == 1 else bool(np.array_equal(fns[key](), reference, equal_nan=True))
+        fast = times[key]
+        row_times = {"fastsoftmax": fast, **{k: times[k] for k in names if k != "fastsoftmax"}}
+        out.append({
+            "function": func,
+            "dtype": str(x.dtype),
+            "shape": list(x.shape),
+            "axis": axis,
+            "threads": n,
+            "threads_used": used,
+            "times_us": {k: v * 1e6 for k, v in row_times.items()},
+            "loops": {k: timed[key if k == "fastsoftmax" else k][1] for k in row_times},
+            "speedup": {k: times[k] / fast for k in RIVALS if k in times},
+            "fastsoftmax_over_memcpy": fast / times["memcpy"],
+            "speedup_over_1_thread": one / fast,
+            "agrees_with_reference": agrees,
+            "same_as_1_thread": same,
+        })
+    return out
+
+
 def compare(cases=None, dtypes=DTYPES, functions=FUNCTIONS, repeat=REPEAT, min_time=None,
-            quick=False, competitors=None, seed=0, malloc="warm", progress=None):
-    """Time every (dtype, case, function) against the competitors; returns a list of dicts.
+            quick=False, competitors=None, seed=0, malloc="warm", progress=None, threads=(1,)):
+    """Time every (dtype, case, function) against the competitors; returns a list of dicts,
+    one per (dtype, case, function, thread count).
 
     cases: Case tuples, shapes (reduced along axis -1) or (shape, axis) pairs; default
     CASES (less the full-only ones when quick). competitors: names from COMPETITORS
-    (fastsoftmax and memcpy are always timed). malloc: a MALLOC_MODES key, applied to the
-    whole process (configure_malloc). progress: optional callable(str).
+    (fastsoftmax and memcpy are always timed). threads: fastsoftmax's OpenMP thread counts
+    (1 is always included; None: default_threads()); the competitors run on one thread.
+    malloc: a MALLOC_MODES key, applied to the whole process (configure_malloc). progress:
+    optional callable(str), called before each (dtype, case, function).
     """
     configure_malloc(malloc)
     if min_time is None:
         min_time = MIN_TIME_QUICK if quick else MIN_TIME
-    names = [n for n in (competitors or available_competitors()) if COMPETITORS.get(n)]
-    names = ["fastsoftmax"] + [n for n in names if n not in ("fastsoftmax", "memcpy")] + ["memcpy"]
+    names = _competitor_names(competitors)
+    threads = _normalize_threads(threads)
     rng = np.random.default_rng(seed)
     results = []
     with single_threaded():
@@ -260,22 +399,39 @@ def compare(cases=None, dtypes=DTYPES, functions=FUNCTIONS, repeat=REPEAT, min_t
                 x = (rng.standard_normal(case.shape) * 4).astype(dtype)
                 for func in functions:
                     if progress:
-                        progress(f"{func} {dtype} {case.shape} axis={case.axis}")
-                    timed = time_calls({name: COMPETITORS[name](func, x, case.axis)
-                                        for name in names}, min_time, repeat)
-                    times = {name: t for name, (t, _) in timed.items()}
-                    fast = times["fastsoftmax"]
-                    results.append({
-                        "function": func,
-                        "dtype": dtype,
-                        "shape": list(case.shape),
-                        "axis": case.axis,
-                        "times_us": {k: v * 1e6 for k, v in times.items()},
-                        "loops": {name: n for name, (_, n) in timed.items()},
-                        "speedup": {k: times[k] / fast for k in RIVALS if k in times},
-                        "fastsoftmax_over_memcpy": fast / times["memcpy"],
-                        "agrees_with_reference": _agrees(func, x, case.axis),
-                    })
+                        progress(f"{func} {dtype} {_shape(case.shape)} axis={case.axis}")
+                    results.extend(_time_case(func, x, case.axis, names, threads,
+                                              min_time, repeat))
+                del x
+                gc.collect()
+    return results
+
+
+def sweep_shapes(lengths=SWEEP_LENGTHS, elements=SWEEP_ELEMENTS):
+    """(R, n) for each row length n, R * n ~ elements."""
+    return [(max(1, round(elements / n)), n) for n in lengths]
+
+
+def sweep(lengths=SWEEP_LENGTHS, dtypes=DTYPES, functions=SWEEP_FUNCTIONS, repeat=REPEAT,
+          min_time=MIN_TIME, competitors=SWEEP_COMPETITORS, elements=SWEEP_ELEMENTS, seed=1,
+          malloc="warm", progress=None):
+    """Single-threaded ns per element of (R, n) arrays along the last axis for each row
+    length n (R * n ~ elements): fastsoftmax, the competitors and the memcpy floor."""
+    configure_malloc(malloc)
+    names = _competitor_names(competitors)
+    rng = np.random.default_rng(seed)
+    results = []
+    with single_threaded():
+        for dtype in dtypes:
+            for shape in sweep_shapes(lengths, elements):
+                x = (rng.standard_normal(shape) * 4).astype(dtype)
+                for func in functions:
+                    if progress:
+                        progress(f"sweep {func} {dtype} {_shape(shape)}")
+                    r, = _time_case(func, x, -1, names, [1], min_time, repeat)
+                    r["row_length"], r["rows"], r["elements"] = shape[1], shape[0], x.size
+                    r["ns_per_element"] = {k: v * 1e3 / x.size for k, v in r["times_us"].items()}
+                    results.append(r)
                 del x
                 gc.collect()
     return results
@@ -286,7 +442,8 @@ def evaluate_targets(results, targets=TARGETS):
     out = []
     for t in targets:
         hit = next((r for r in results if r["function"] == t.function and r["dtype"] == t.dtype
-                    and tuple(r["shape"]) == t.shape and r["axis"] == t.axis), None)
+                    and tuple(r["shape"]) == t.shape and r["axis"] == t.axis
+                    and r.get("threads", 1) == 1), None)
         ratio = hit["speedup"].get(t.competitor) if hit else None
         status = "n/a" if ratio is None else ("PASS" if ratio >= t.ratio else "MISS")
         out.append({**t._asdict(), "shape": list(t.shape), "measured": ratio, "status": status})
@@ -326,6 +483,7 @@ def environment():
         "isa_supported": config["supported"],
         "isa_compiled": config["compiled"],
         "malloc": _malloc_state,
+        "fastsoftmax_threads_default": fastsoftmax_threads(),
         "thread_env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                                   "MKL_NUM_THREADS", "FASTSOFTMAX_ISA")
                        if k in os.environ},
@@ -358,6 +516,8 @@ def format_environment(env):
                         f"(supported: {', '.join(env['isa_supported'])})"),
         ("threads", ("" if env["torch_threads"] is None else f"torch = {env['torch_threads']}; ")
                     + f"pools: {pools}"
+                    + ("" if env.get("fastsoftmax_threads_default") is None else
+                       f"; fastsoftmax unlimited = {env['fastsoftmax_threads_default']}")
                     + "".join(f"; {k}={v}" for k, v in env["thread_env"].items())),
         ("malloc", env["malloc"]),
     ]
@@ -392,25 +552,66 @@ def _markdown(header, rows, right_from):
     return "\n".join([line(header), rule] + [line(r) for r in rows])
 
 
+def _flags(r):
+    return (("" if r["agrees_with_reference"] else " (!)")
+            + ("" if r.get("same_as_1_thread", True) else " (≠)"))
+
+
+def _footnotes(results):
+    out = []
+    if not all(r["agrees_with_reference"] for r in results):
+        out.append("(!) fastsoftmax's result differs from the wide-precision reference on this case.")
+    if not all(r.get("same_as_1_thread", True) for r in results):
+        out.append("(≠) fastsoftmax's result on this many threads is not bitwise identical to "
+                   "its 1-thread result.")
+    return out
+
+
 def format_tables(results):
-    """One markdown table per function."""
+    """One markdown table per function; a row per case and fastsoftmax thread count (the
+    competitors' times are their 1-thread times, measured in the same rounds)."""
     rivals = [k for k in RIVALS if any(k in r["speedup"] for r in results)]
-    header = (["dtype", "shape", "axis", "fastsoftmax µs"] + [f"{k} µs" for k in rivals]
-              + ["memcpy µs"] + [f"vs {k}" for k in rivals] + ["/ memcpy"])
+    multi = any(r.get("threads", 1) != 1 for r in results)
+    header = (["dtype", "shape", "axis", "threads", "fastsoftmax µs"]
+              + [f"{k} µs" for k in rivals] + ["memcpy µs"] + [f"vs {k}" for k in rivals] + ["/ memcpy"]
+              + (["vs 1 thread"] if multi else []))
     out = []
     for func in dict.fromkeys(r["function"] for r in results):
         rows = []
         for r in (r for r in results if r["function"] == func):
             t = r["times_us"]
-            flag = "" if r["agrees_with_reference"] else " (!)"
-            rows.append([r["dtype"], _shape(r["shape"]), str(r["axis"]), _us(t["fastsoftmax"]) + flag]
+            n = r.get("threads", 1)
+            used = r.get("threads_used")
+            threads = str(n) + (f" ({used})" if used not in (None, n) else "")
+            rows.append([r["dtype"], _shape(r["shape"]), str(r["axis"]), threads,
+                         _us(t["fastsoftmax"]) + _flags(r)]
                         + [_us(t.get(k)) for k in rivals] + [_us(t["memcpy"])]
                         + [_ratio(r["speedup"].get(k)) for k in rivals]
-                        + [_ratio(r["fastsoftmax_over_memcpy"])])
+                        + [_ratio(r["fastsoftmax_over_memcpy"])]
+                        + ([_ratio(r.get("speedup_over_1_thread"))] if multi else []))
         out.append(f"### {func}\n\n" + _markdown(header, rows, right_from=3))
-    if not all(r["agrees_with_reference"] for r in results):
-        out.append("(!) fastsoftmax's result differs from the wide-precision reference on this case.")
-    return "\n\n".join(out)
+    return "\n\n".join(out + _footnotes(results))
+
+
+def _ns(v):
+    return "-" if v is None else (f"{v:.3f}" if v < 1 else f"{v:.2f}" if v < 100 else f"{v:,.0f}")
+
+
+def format_sweep(results):
+    """The row-length sweep as one markdown table: ns per element."""
+    rivals = [k for k in RIVALS if any(k in r["speedup"] for r in results)]
+    header = (["function", "dtype", "n", "rows", "fastsoftmax ns/el"]
+              + [f"{k} ns/el" for k in rivals] + ["memcpy ns/el"]
+              + [f"vs {k}" for k in rivals] + ["/ memcpy"])
+    rows = []
+    for r in results:
+        ns = r["ns_per_element"]
+        rows.append([r["function"], r["dtype"], str(r["row_length"]), str(r["rows"]),
+                     _ns(ns["fastsoftmax"]) + _flags(r)]
+                    + [_ns(ns.get(k)) for k in rivals] + [_ns(ns["memcpy"])]
+                    + [_ratio(r["speedup"].get(k)) for k in rivals]
+                    + [_ratio(r["fastsoftmax_over_memcpy"])])
+    return "\n\n".join([_markdown(header, rows, right_from=2)] + _footnotes(results))
 
 
 def format_targets(evaluated):
@@ -440,7 +641,25 @@ def main(argv=None):
                          "to 32 MiB; cold: page faults for every block >= 128 KiB; asis)")
     ap.add_argument("--min-time", type=float, default=None,
                     help="seconds one loop must last at least (overrides --quick's)")
+    ap.add_argument("--threads", nargs="+", type=int, default=None, metavar="N",
+                    help="fastsoftmax's OpenMP thread counts (threadpoolctl limit; 1 is always "
+                         "included; the competitors stay on 1 thread). Default: "
+                         + " ".join(map(str, default_threads())) + " (1 and the usable cores)")
+    ap.add_argument("--sweep", action="store_true",
+                    help="also time (R, n) arrays along the last axis for n = "
+                         + ", ".join(map(str, SWEEP_LENGTHS)) + " (R * n ~ 2^20; "
+                         + ", ".join(SWEEP_FUNCTIONS) + " among --functions; 1 thread; "
+                         "fastsoftmax, " + ", ".join(SWEEP_COMPETITORS) + " and memcpy)")
+    ap.add_argument("--no-progress", action="store_true",
+                    help="no progress bar on stderr (there is none when stderr is not a terminal)")
     args = ap.parse_args(argv)
+    try:
+        threads = _normalize_threads(args.threads)
+    except ValueError as e:
+        ap.error(str(e))
+    if threads != [1] and threadpoolctl is None:
+        ap.error("--threads above 1 needs threadpoolctl (pip install threadpoolctl)")
+    sweep_functions = [f for f in SWEEP_FUNCTIONS if f in args.functions]
 
     configure_malloc(args.malloc)
     env = environment()
@@ -455,16 +674,34 @@ def main(argv=None):
     print("of the same input (one read + one write of its bytes; the floor used for all three "
           "functions, though logsumexp writes far less).")
     print(f"Competitors: {', '.join(available_competitors())}; single-threaded "
-          "(torch.set_num_threads(1), BLAS/OpenMP pools limited to 1 by threadpoolctl).\n",
-          flush=True)
+          "(torch.set_num_threads(1), BLAS/OpenMP pools limited to 1 by threadpoolctl).")
+    print(f"fastsoftmax threads: {', '.join(map(str, threads))} (threadpoolctl "
+          "threadpool_limits(limits=N, user_api=\"openmp\")); vs X compares fastsoftmax on N "
+          "threads with X on 1;")
+    print("vs 1 thread = fastsoftmax's 1-thread time / its N-thread time. Inputs below "
+          "32768 elements run on one thread whatever N.\n", flush=True)
 
-    progress = (lambda s: print(f"  timing {s} ...", file=sys.stderr, flush=True)) \
-        if sys.stderr.isatty() else None
-    results = compare(dtypes=args.dtypes, functions=args.functions, repeat=args.repeat,
-                      min_time=args.min_time, quick=args.quick, malloc=args.malloc,
-                      progress=progress)
+    n_cases = len(_normalize_cases(None, args.quick))
+    total = len(args.dtypes) * n_cases * len(args.functions)
+    if args.sweep:
+        total += len(args.dtypes) * len(SWEEP_LENGTHS) * len(sweep_functions)
+    bar = (ProgressBar(total) if sys.stderr.isatty() and not args.no_progress else None)
+    try:
+        results = compare(dtypes=args.dtypes, functions=args.functions, repeat=args.repeat,
+                          min_time=min_time, quick=args.quick, malloc=args.malloc,
+                          progress=bar, threads=threads)
+        swept = (sweep(dtypes=args.dtypes, functions=sweep_functions, repeat=args.repeat,
+                       min_time=min_time, malloc=args.malloc, progress=bar)
+                 if args.sweep else None)
+    finally:
+        if bar is not None:
+            bar.close()
     print("## Results\n")
     print(format_tables(results))
+    if swept is not None:
+        print(f"\n## Sweep: row length\n\n(R, n) arrays along the last axis, R * n ~ 2^20 "
+              f"elements; times in ns per element; everything on 1 thread.\n")
+        print(format_sweep(swept))
     targets = evaluate_targets(results)
     print("\n## Targets\n")
     print(format_targets(targets))
@@ -474,6 +711,10 @@ def main(argv=None):
     if load is not None:
         print(f"load average at the end: {' '.join(f'{v:.2f}' for v in load)} "
               f"(on {env['cores']} cores; above 1, other work ran beside this one)")
+        if max(threads) > 1 and load[0] > (env["cores"] or 1) - max(threads) + 1.5:
+            print(f"warning: the {max(threads)}-thread rows need that many idle cores; with "
+                  "other work on them, OpenMP's threads wait for one another and those rows "
+                  "can be many times slower than 1 thread: rerun on an idle machine.")
 
     if args.json:
         with open(args.json, "w") as f:
@@ -481,8 +722,10 @@ def main(argv=None):
                        "settings": {"quick": args.quick, "repeat": args.repeat,
                                     "min_time": min_time, "load_average_at_end": load,
                                     "floor": "np.copyto(dst, x) of the input",
-                                    "malloc": args.malloc},
-                       "cases": results, "targets": targets}, f, indent=2)
+                                    "malloc": args.malloc, "threads": threads,
+                                    "sweep": args.sweep},
+                       "cases": results, "targets": targets,
+                       **({"sweep": swept} if swept is not None else {})}, f, indent=2)
         print(f"\nwrote {args.json}")
     return 0
 

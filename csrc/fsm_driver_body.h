@@ -131,70 +131,111 @@ static int D(threads_for)(const fsm_shape *s)
 #endif
 }
 
-/* rows handed out at a time: dynamic scheduling, so that a thread whose core is busy with
- * another process takes fewer rows instead of holding the others at the final barrier */
-static fsm_int D(chunk)(fsm_int rows, int nt)
+/* Rows [r0, r1) of the (outer, inner) grid, each reduced along n: in place when the rows
+ * are contiguous, else through scratch (gathered, done, scattered). 0, or -1 (no memory). */
+static int D(softmax_rows)(const fsm_kernels *k, int op, const FT *x, FT *y, const fsm_shape *s,
+                           fsm_int r0, fsm_int r1)
 {
-    const fsm_int c = rows / ((fsm_int)nt * 16);
-    return c > 0 ? c : 1;
+    const fsm_int n = s->n;
+    const int contiguous = s->x_n == 1 && s->y_n == 1;
+    FT *xb = NULL, *yb = NULL;
+    if (!contiguous) {
+        xb = (FT *)malloc(2 * (size_t)n * sizeof(FT));
+        if (!xb) return -1;
+        yb = xb + n;
+    }
+    for (fsm_int r = r0; r < r1; r++) {
+        const fsm_int o = r / s->inner, j = r % s->inner;
+        const FT *xr = x + o * s->x_outer + j * s->x_inner;
+        FT *yr = y + o * s->y_outer + j * s->y_inner;
+        if (contiguous) {
+            D(softmax_row)(k, op, xr, yr, n);
+            continue;
+        }
+        for (fsm_int i = 0; i < n; i++) xb[i] = xr[i * s->x_n];
+        D(softmax_row)(k, op, xb, yb, n);
+        for (fsm_int i = 0; i < n; i++) yr[i * s->y_n] = yb[i];
+    }
+    free(xb);
+    return 0;
 }
+
+static int D(lse_rows)(const fsm_kernels *k, const FT *x, FT *y, const fsm_shape *s,
+                       fsm_int r0, fsm_int r1)
+{
+    const fsm_int n = s->n;
+    FT *xb = NULL;
+    if (s->x_n != 1) {
+        xb = (FT *)malloc((size_t)n * sizeof(FT));
+        if (!xb) return -1;
+    }
+    for (fsm_int r = r0; r < r1; r++) {
+        const fsm_int o = r / s->inner, j = r % s->inner;
+        const FT *xr = x + o * s->x_outer + j * s->x_inner;
+        if (xb) {
+            for (fsm_int i = 0; i < n; i++) xb[i] = xr[i * s->x_n];
+            xr = xb;
+        }
+        y[o * s->y_outer + j * s->y_inner] = D(lse_row)(k, xr, n);
+    }
+    free(xb);
+    return 0;
+}
+
+/* Blocks [b0, b1) of wb contiguous columns (per outer index `per` blocks). */
+static void D(softmax_blocks)(const fsm_kernels *k, int op, const FT *x, FT *y, const fsm_shape *s,
+                              fsm_int wb, fsm_int per, fsm_int b0, fsm_int b1)
+{
+    for (fsm_int b = b0; b < b1; b++) {
+        const fsm_int o = b / per, j = (b % per) * wb;
+        D(softmax_cols)(k, op, x + o * s->x_outer + j, s->x_n, y + o * s->y_outer + j, s->y_n,
+                        s->n, s->inner - j < wb ? s->inner - j : wb);
+    }
+}
+
+static void D(lse_blocks)(const fsm_kernels *k, const FT *x, FT *y, const fsm_shape *s,
+                          fsm_int wb, fsm_int per, fsm_int b0, fsm_int b1)
+{
+    for (fsm_int b = b0; b < b1; b++) {
+        const fsm_int o = b / per, j = (b % per) * wb;
+        D(lse_cols)(k, x + o * s->x_outer + j, s->x_n, y + o * s->y_outer + j * s->y_inner,
+                    s->y_inner, s->n, s->inner - j < wb ? s->inner - j : wb);
+    }
+}
+
+/* Parallel split of `units` (rows or column blocks): chunks handed out dynamically, so that
+ * a thread whose core is busy with another process takes fewer of them. A serial call makes
+ * no OpenMP call at all: even a one-thread region costs about a microsecond. */
+#ifdef _OPENMP
+#define FSM_CHUNKS(units, nt) ((units) < (fsm_int)(nt) * 16 ? (units) : (fsm_int)(nt) * 16)
+#endif
 
 int FSM_CAT(fsm_softmax_, FTN)(const fsm_kernels *k, int op, const FT *x, FT *y, const fsm_shape *s)
 {
     const fsm_int n = s->n;
     const int nt = D(threads_for)(s);
     int failed = 0;
-    (void)nt;
     if (s->outer <= 0 || s->inner <= 0 || n <= 0) return 0;
-    if (s->inner > 1 && s->x_inner == 1 && s->y_inner == 1 && !(s->x_n == 1 && s->y_n == 1)) {
-        /* columns: the unit of work is a block of wb columns of one outer index */
-        const fsm_int wb = D(col_block)(n), per = (s->inner + wb - 1) / wb;
-        const fsm_int blocks = s->outer * per;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
-#endif
-        for (fsm_int b = 0; b < blocks; b++) {
-            const fsm_int o = b / per, j = (b % per) * wb;
-            D(softmax_cols)(k, op, x + o * s->x_outer + j, s->x_n, y + o * s->y_outer + j, s->y_n,
-                            n, s->inner - j < wb ? s->inner - j : wb);
-        }
-        return 0;
+    const int columns = s->inner > 1 && s->x_inner == 1 && s->y_inner == 1 && !(s->x_n == 1 && s->y_n == 1);
+    const fsm_int wb = D(col_block)(n), per = (s->inner + wb - 1) / wb;
+    const fsm_int units = columns ? s->outer * per : s->outer * s->inner;
+    if (nt <= 1) {
+        if (columns) D(softmax_blocks)(k, op, x, y, s, wb, per, 0, units);
+        else failed = D(softmax_rows)(k, op, x, y, s, 0, units);
+        return failed ? -1 : 0;
     }
-    /* rows: the unit of work is one row; strided rows go through per-thread scratch */
-    const int contiguous = s->x_n == 1 && s->y_n == 1;
-    const fsm_int rows = s->outer * s->inner;
 #ifdef _OPENMP
-#pragma omp parallel num_threads(nt) if (nt > 1)
-#endif
     {
-        FT *xb = NULL, *yb = NULL;
-        if (!contiguous) {
-            xb = (FT *)malloc(2 * (size_t)n * sizeof(FT));
-            if (!xb) {
-#ifdef _OPENMP
-#pragma omp atomic write
-#endif
-                failed = 1;
-            }
-            yb = xb + (xb ? n : 0);
+        const fsm_int chunks = FSM_CHUNKS(units, nt);
+        fsm_int c;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : failed)
+        for (c = 0; c < chunks; c++) {
+            const fsm_int u0 = units * c / chunks, u1 = units * (c + 1) / chunks;
+            if (columns) D(softmax_blocks)(k, op, x, y, s, wb, per, u0, u1);
+            else failed |= D(softmax_rows)(k, op, x, y, s, u0, u1);
         }
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic, D(chunk)(rows, nt))
-#endif
-        for (fsm_int r = 0; r < rows; r++) {
-            const fsm_int o = r / s->inner, j = r % s->inner;
-            const FT *xr = x + o * s->x_outer + j * s->x_inner;
-            FT *yr = y + o * s->y_outer + j * s->y_inner;
-            if (contiguous) {
-                D(softmax_row)(k, op, xr, yr, n);
-            } else if (xb) {
-                for (fsm_int i = 0; i < n; i++) xb[i] = xr[i * s->x_n];
-                D(softmax_row)(k, op, xb, yb, n);
-                for (fsm_int i = 0; i < n; i++) yr[i * s->y_n] = yb[i];
-            }
-        }
-        free(xb);
     }
+#endif
     return failed ? -1 : 0;
 }
 
@@ -203,56 +244,32 @@ int FSM_CAT(fsm_logsumexp_, FTN)(const fsm_kernels *k, const FT *x, FT *y, const
     const fsm_int n = s->n;
     const int nt = D(threads_for)(s);
     int failed = 0;
-    (void)nt;
     if (s->outer <= 0 || s->inner <= 0) return 0;
     if (n <= 0) {
         for (fsm_int o = 0; o < s->outer; o++)
             for (fsm_int j = 0; j < s->inner; j++) y[o * s->y_outer + j * s->y_inner] = (FT)-INFINITY;
         return 0;
     }
-    if (s->inner > 1 && s->x_inner == 1 && s->x_n != 1) {
-        const fsm_int wb = D(col_block)(n), per = (s->inner + wb - 1) / wb;
-        const fsm_int blocks = s->outer * per;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
-#endif
-        for (fsm_int b = 0; b < blocks; b++) {
-            const fsm_int o = b / per, j = (b % per) * wb;
-            D(lse_cols)(k, x + o * s->x_outer + j, s->x_n, y + o * s->y_outer + j * s->y_inner,
-                        s->y_inner, n, s->inner - j < wb ? s->inner - j : wb);
-        }
-        return 0;
+    const int columns = s->inner > 1 && s->x_inner == 1 && s->x_n != 1;
+    const fsm_int wb = D(col_block)(n), per = (s->inner + wb - 1) / wb;
+    const fsm_int units = columns ? s->outer * per : s->outer * s->inner;
+    if (nt <= 1) {
+        if (columns) D(lse_blocks)(k, x, y, s, wb, per, 0, units);
+        else failed = D(lse_rows)(k, x, y, s, 0, units);
+        return failed ? -1 : 0;
     }
-    const fsm_int rows = s->outer * s->inner;
 #ifdef _OPENMP
-#pragma omp parallel num_threads(nt) if (nt > 1)
-#endif
     {
-        FT *xb = NULL;
-        if (s->x_n != 1) {
-            xb = (FT *)malloc((size_t)n * sizeof(FT));
-            if (!xb) {
-#ifdef _OPENMP
-#pragma omp atomic write
-#endif
-                failed = 1;
-            }
+        const fsm_int chunks = FSM_CHUNKS(units, nt);
+        fsm_int c;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : failed)
+        for (c = 0; c < chunks; c++) {
+            const fsm_int u0 = units * c / chunks, u1 = units * (c + 1) / chunks;
+            if (columns) D(lse_blocks)(k, x, y, s, wb, per, u0, u1);
+            else failed |= D(lse_rows)(k, x, y, s, u0, u1);
         }
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic, D(chunk)(rows, nt))
-#endif
-        for (fsm_int r = 0; r < rows; r++) {
-            const fsm_int o = r / s->inner, j = r % s->inner;
-            const FT *xr = x + o * s->x_outer + j * s->x_inner;
-            if (s->x_n != 1) {
-                if (!xb) continue;
-                for (fsm_int i = 0; i < n; i++) xb[i] = xr[i * s->x_n];
-                xr = xb;
-            }
-            y[o * s->y_outer + j * s->y_inner] = D(lse_row)(k, xr, n);
-        }
-        free(xb);
     }
+#endif
     return failed ? -1 : 0;
 }
 

@@ -185,6 +185,15 @@ def logsumexp_fast(object x, object axis):
     return out[()] if k == 0 else out
 
 
+cdef cnp.ndarray _input_view(cnp.ndarray x, int axis, fsm_shape *s):
+    """Fill s's sizes and x strides; x itself, or a C-contiguous copy when its dimensions
+    do not collapse into (outer, n, inner)."""
+    if not _view3(x, axis, &s.outer, &s.n, &s.inner, &s.x_outer, &s.x_n, &s.x_inner):
+        x = np.ascontiguousarray(x)
+        _view3(x, axis, &s.outer, &s.n, &s.inner, &s.x_outer, &s.x_n, &s.x_inner)
+    return x
+
+
 def softmax_axis(cnp.ndarray x, int axis, int op, cnp.ndarray out):
     """out = softmax (op=SOFTMAX) or log_softmax (op=LOG_SOFTMAX) of x along axis.
 
@@ -195,9 +204,7 @@ def softmax_axis(cnp.ndarray x, int axis, int op, cnp.ndarray out):
     cdef fsm_int unused
     if cnp.PyArray_SIZE(x) == 0:
         return out
-    if not _view3(x, axis, &s.outer, &s.n, &s.inner, &s.x_outer, &s.x_n, &s.x_inner):
-        x = np.ascontiguousarray(x)
-        _view3(x, axis, &s.outer, &s.n, &s.inner, &s.x_outer, &s.x_n, &s.x_inner)
+    x = _input_view(x, axis, &s)
     target = out
     if not _view3(out, axis, &unused, &unused, &unused, &s.y_outer, &s.y_n, &s.y_inner):
         out = np.empty((<object>x).shape, dtype=x.dtype)
@@ -229,9 +236,7 @@ def logsumexp_axis(cnp.ndarray x, int axis, cnp.ndarray out):
     if cnp.PyArray_SIZE(x) == 0:
         out.fill(-np.inf)  # an empty sum: log(0); nothing at all when out is empty too
         return out
-    if not _view3(x, axis, &s.outer, &s.n, &s.inner, &s.x_outer, &s.x_n, &s.x_inner):
-        x = np.ascontiguousarray(x)
-        _view3(x, axis, &s.outer, &s.n, &s.inner, &s.x_outer, &s.x_n, &s.x_inner)
+    x = _input_view(x, axis, &s)
     target = out
     if not (_collapse(out, 0, axis, &unused, &s.y_outer)
             and _collapse(out, axis, out.ndim, &unused, &s.y_inner)):
