@@ -28,7 +28,7 @@ import pytest
 
 import fastsoftmax as fs
 from ulp import (LONGDOUBLE_IS_WIDE, abs_error_in_ulps_of, assert_ulp, describe_worst, exact_rows,
-                 exact_rows_ld, exact_rows_mp, lse_cancels, ulp_error, ulp_of)
+                 exact_rows_ld, exact_rows_mp, lse_cancels, run_layout, ulp_error, ulp_of)
 
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
 DTYPES = (F32, F64)
@@ -118,23 +118,6 @@ def case_data(case, dtype):
     return x, exact_rows(x)
 
 
-def run(func, x, layout):
-    """func on the rows of x through one layout; the result has x's row layout back."""
-    f = getattr(fs, func)
-    if layout == "rows":
-        return f(x, axis=-1)
-    if layout == "cols":
-        out = f(np.ascontiguousarray(x.T), axis=0)
-        return out.T if out.ndim == 2 else out
-    if layout == "strided":
-        wide = np.full((x.shape[0], 2 * x.shape[1]), np.nan, dtype=x.dtype)
-        wide[:, ::2] = x
-        view = wide[:, ::2]
-        assert not view.flags.c_contiguous
-        return f(view, axis=-1)
-    raise ValueError(layout)
-
-
 def _checked(func, got, x, ex, dtype, label):
     exact = getattr(ex, func)
     if func == "logsumexp":
@@ -154,7 +137,7 @@ def _checked(func, got, x, ex, dtype, label):
 @pytest.mark.parametrize("func", FUNCS)
 def test_contract(func, dtype, case, layout):
     x, ex = case_data(case, dtype)
-    got = run(func, x, layout)
+    got = run_layout(func, x, layout)
     _checked(func, got, x, ex, dtype, f"{func} {dtype.name} {case} {layout}")
 
 
@@ -169,7 +152,7 @@ def test_contract_long_row(dtype, layout):
     x = (rng.standard_normal((2, n)) * np.array([[1.0], [4.0]]) + np.array([[0.5], [3.0]])).astype(dtype)
     ex = exact_rows_ld(x)
     for func in FUNCS:
-        got = run(func, x, layout)
+        got = run_layout(func, x, layout)
         _checked(func, got, x, ex, dtype, f"{func} {dtype.name} long row ({n}) {layout}")
 
 
@@ -233,7 +216,7 @@ def test_logsumexp_cancelling_absolute_error(dtype):
     cancels = lse_cancels(ex)
     assert cancels.mean() > 0.8, "the inputs were meant to cancel"
     for layout in LAYOUTS:
-        got = run("logsumexp", x, layout)
+        got = run_layout("logsumexp", x, layout)
         scale = np.maximum(np.abs(ex.max), ex.logsum[0])
         err = abs_error_in_ulps_of(got, ex.logsumexp, scale, dtype)
         assert err.max() <= 2.0, describe_worst(err, got, ex.logsumexp, x,

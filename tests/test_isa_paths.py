@@ -23,7 +23,7 @@ import scipy.special as sc
 
 import fastsoftmax as fs
 from fastsoftmax import _core
-from ulp import abs_error_in_ulps_of, assert_ulp, describe_worst, exact_rows, lse_cancels, ulp_of
+from ulp import abs_error_in_ulps_of, assert_ulp, describe_worst, exact_rows, lse_cancels, run_layout, ulp_of
 
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
 DTYPES = (F32, F64)
@@ -79,18 +79,6 @@ def rows_for(n, dtype):
     return x, exact_rows(x)
 
 
-def run(func, x, layout):
-    f = getattr(fs, func)
-    if layout == "rows":
-        return f(x, axis=-1)
-    if layout == "cols":
-        out = f(np.ascontiguousarray(x.T), axis=0)
-        return out.T if out.ndim == 2 else out
-    wide = np.full((x.shape[0], 2 * x.shape[1]), np.nan, dtype=x.dtype)
-    wide[:, 1::2] = x
-    return f(wide[:, 1::2], axis=-1)
-
-
 @functools.lru_cache(maxsize=None)
 def scalar_result(func, n, dtype, layout):
     """The scalar path's result (computed once; the active ISA is put back)."""
@@ -98,7 +86,7 @@ def scalar_result(func, n, dtype, layout):
     before = _core.active_isa()
     _core.set_isa("scalar")
     try:
-        out = run(func, x, layout)
+        out = run_layout(func, x, layout)
     finally:
         _core.set_isa(before)
     out.setflags(write=False)
@@ -130,7 +118,7 @@ def test_path_matches_scalar_and_reference(isa, func, dtype, layout):
     failures = []
     for n in LENGTHS:
         x, ex = rows_for(n, dtype)
-        got = run(func, x, layout)
+        got = run_layout(func, x, layout)
         assert got.dtype == dtype and got.shape == (x.shape if func != "logsumexp" else x.shape[:1])
         exact = getattr(ex, func)
         scale = np.abs(exact[0])
@@ -228,7 +216,7 @@ def test_special_values_match_scipy(isa, func, dtype, layout):
     for n in (1, 2, 3, 5, 8, 9, 16, 17, 25, 40):
         for shift in range(2):     # the special rows on odd and on even lanes
             x = np.roll(special_input(n, dtype), shift, axis=0)
-            got = run(func, x, layout)
+            got = run_layout(func, x, layout)
             want = scipy_rows(func, x)
             where = f"{func} {dtype.name} {layout} n={n} on {isa}"
             nonfinite = ~np.isfinite(want)
@@ -254,7 +242,7 @@ def test_special_exact_values(isa, dtype):
         for n_rows in (1, ROWS):
             x = np.tile(np.array(row, dtype=dtype), (n_rows, 1))
             for layout in LAYOUTS:
-                got = [run(f, x, layout) for f in FUNCS]
+                got = [run_layout(f, x, layout) for f in FUNCS]
                 where = f"{row} {dtype.name} {layout} {n_rows} rows on {isa}"
                 if sm is not None:
                     np.testing.assert_array_equal(got[0], np.tile(np.array(sm, dtype), (n_rows, 1)), err_msg=where)

@@ -251,3 +251,24 @@ def assert_ulp(got, exact, bound, what="", rows=None, dtype=None):
     if not worst <= bound:
         raise AssertionError(f"{describe_worst(err, got, exact, rows, what)} (bound {bound} ulp)")
     return worst
+
+
+def run_layout(func, x, layout):
+    """fastsoftmax's `func` on the rows of x through one code path, the result in x's row
+    layout: "rows" (last axis, contiguous), "cols" (axis 0 of the transposed copy: the column
+    kernels), "strided" (every other element of a NaN-padded buffer: gathered rows)."""
+    import fastsoftmax
+
+    f = getattr(fastsoftmax, func)
+    if layout == "rows":
+        return f(x, axis=-1)
+    if layout == "cols":
+        out = f(np.ascontiguousarray(x.T), axis=0)
+        return out.T if out.ndim == 2 else out
+    if layout == "strided":
+        wide = np.full((x.shape[0], 2 * x.shape[1]), np.nan, dtype=x.dtype)
+        wide[:, 1::2] = x
+        view = wide[:, 1::2]
+        assert not view.flags.c_contiguous
+        return f(view, axis=-1)
+    raise ValueError(layout)
