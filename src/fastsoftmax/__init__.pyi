@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, Literal, SupportsIndex, TypeAlias, TypedDict, overload
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 # the loss and gradient functions: their types come from _ml.py itself
 from ._ml import binary_cross_entropy_with_logits as binary_cross_entropy_with_logits
@@ -25,13 +25,13 @@ _Axis: TypeAlias = SupportsIndex | Sequence[SupportsIndex] | None
 _Scalar: TypeAlias = bool | int | float | np.bool_ | np.integer[Any] | np.floating[Any]
 
 @overload
-def softmax(x: _Scalar, axis: _Axis = None) -> np.floating[Any]: ...
+def softmax(x: _Scalar, axis: _Axis = None, *, out: None = None, dtype: DTypeLike = None) -> np.floating[Any]: ...
 @overload
-def softmax(x: ArrayLike, axis: _Axis = None) -> NDArray[np.floating[Any]]: ...
+def softmax(x: ArrayLike, axis: _Axis = None, *, out: NDArray[Any] | None = None, dtype: DTypeLike = None) -> NDArray[np.floating[Any]]: ...
 @overload
-def log_softmax(x: _Scalar, axis: _Axis = None) -> np.floating[Any]: ...
+def log_softmax(x: _Scalar, axis: _Axis = None, *, out: None = None, dtype: DTypeLike = None) -> np.floating[Any]: ...
 @overload
-def log_softmax(x: ArrayLike, axis: _Axis = None) -> NDArray[np.floating[Any]]: ...
+def log_softmax(x: ArrayLike, axis: _Axis = None, *, out: NDArray[Any] | None = None, dtype: DTypeLike = None) -> NDArray[np.floating[Any]]: ...
 
 # logsumexp reduces: like scipy.special.logsumexp (and NumPy's reductions), its result is a
 # NumPy scalar or an array depending on the shape, the axis and keepdims, so it is typed Any
@@ -43,6 +43,9 @@ def logsumexp(
     b: ArrayLike | None = None,
     keepdims: bool = False,
     return_sign: Literal[False] = False,
+    *,
+    out: NDArray[Any] | None = None,
+    dtype: DTypeLike = None,
 ) -> Any: ...
 @overload
 def logsumexp(
@@ -52,6 +55,8 @@ def logsumexp(
     keepdims: bool = False,
     *,
     return_sign: Literal[True],
+    out: NDArray[Any] | None = None,
+    dtype: DTypeLike = None,
 ) -> tuple[Any, Any]: ...
 @overload
 def logsumexp(
@@ -60,6 +65,9 @@ def logsumexp(
     b: ArrayLike | None,
     keepdims: bool,
     return_sign: Literal[True],
+    *,
+    out: NDArray[Any] | None = None,
+    dtype: DTypeLike = None,
 ) -> tuple[Any, Any]: ...
 @overload
 def logsumexp(
@@ -68,6 +76,9 @@ def logsumexp(
     b: ArrayLike | None = None,
     keepdims: bool = False,
     return_sign: bool = False,
+    *,
+    out: NDArray[Any] | None = None,
+    dtype: DTypeLike = None,
 ) -> Any: ...
 
 class _Config(TypedDict):

@@ -23,8 +23,15 @@ AxisError = np.exceptions.AxisError if hasattr(np, "exceptions") else np.AxisErr
 _LONGDOUBLE_IS_WIDE = np.finfo(np.longdouble).nmant > np.finfo(np.float64).nmant
 
 
-def _classify(x, func):
-    """(compute dtype for the C path or None for the twin, result dtype)."""
+def _classify(x, func, dtype=None):
+    """(compute dtype for the C path or None for the twin, result dtype) for input x, or for
+    the precision `dtype` asked for (a floating dtype; complex too for logsumexp)."""
+    if dtype is not None:
+        _classify(x, func)  # the input itself must be acceptable
+        dt = np.dtype(dtype)
+        if dt.kind not in ("fc" if func == "logsumexp" else "f"):
+            raise TypeError(f"{func}: dtype= must be a floating dtype, not {dt}")
+        return _classify(np.empty(0, dtype=dt), func)
     dt = x.dtype
     if dt.kind == "f":
         if dt.itemsize == 2:
@@ -40,6 +47,26 @@ def _classify(x, func):
         return None, dt
     raise TypeError(f"{func}: unsupported dtype {dt} (expected a real floating, integer "
                     f"or bool array{'; complex is accepted by logsumexp' if dt.kind == 'c' else ''})")
+
+
+def _check_out(out, shape, result, func):
+    """out= must be a writeable ndarray of the result's shape and dtype (any byte order)."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{func}: out must be a numpy.ndarray, not {type(out).__name__}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{func}: out has shape {out.shape}, the result has shape {tuple(shape)}")
+    if out.dtype.newbyteorder("=") != result:
+        raise TypeError(f"{func}: out has dtype {out.dtype}, the result has dtype {result}")
+    if not out.flags.writeable:
+        raise ValueError(f"{func}: out is read-only")
+
+
+def _deliver(res, out):
+    """The result, written into out= when one was given (then out is returned)."""
+    if out is None:
+        return res
+    out[...] = res
+    return out
 
 
 def _normalize_axes(axis, ndim):
@@ -82,32 +109,41 @@ def _to_last_axis(x, axes):
     return moved.reshape(moved.shape[: x.ndim - k] + (merged,)), moved.shape
 
 
-def _softmax_like(x, axis, op, func):
+def _softmax_like(x, axis, op, func, out=None, dtype=None):
     x = np.asarray(x)
-    compute, result = _classify(x, func)
+    compute, result = _classify(x, func, dtype)
+    if out is not None:
+        _check_out(out, x.shape, result, func)
     if compute is None:
         twin = _reference.softmax if op == _core.SOFTMAX else _reference.log_softmax
-        return twin(_native(x), axis=axis)
+        return _deliver(twin(_native(x).astype(result, copy=False), axis=axis), out)
     axes = _normalize_axes(axis, max(x.ndim, 1))
     xc = _c_ready(x, compute)
     if xc.ndim == 0:
         xc = xc.reshape(1)
     if len(axes) == 1:
-        out = _core.softmax_axis(xc, axes[0], op, np.empty_like(xc))
+        # the kernels write straight into out= when it has the compute dtype (in place too:
+        # each element is read before it is written)
+        direct = out is not None and out.ndim > 0 and out.dtype == compute
+        res = _core.softmax_axis(xc, axes[0], op, out if direct else np.empty_like(xc))
+        if direct:
+            return out
     elif len(axes) == xc.ndim and xc.flags.c_contiguous:
         flat = xc.reshape(-1)
-        out = _core.softmax_axis(flat, 0, op, np.empty_like(flat)).reshape(xc.shape)
+        res = _core.softmax_axis(flat, 0, op, np.empty_like(flat)).reshape(xc.shape)
     else:
         merged, moved_shape = _to_last_axis(xc, axes)
-        out = _core.softmax_axis(merged, merged.ndim - 1, op, np.empty_like(merged))
+        res = _core.softmax_axis(merged, merged.ndim - 1, op, np.empty_like(merged))
         k = len(axes)
-        out = np.moveaxis(out.reshape(moved_shape), tuple(range(xc.ndim - k, xc.ndim)), axes)
-    if out.dtype != result:
-        out = out.astype(result)
-    return out.reshape(x.shape)[()] if x.ndim == 0 else out
+        res = np.moveaxis(res.reshape(moved_shape), tuple(range(xc.ndim - k, xc.ndim)), axes)
+    if res.dtype != result:
+        res = res.astype(result)
+    if out is not None:
+        return _deliver(res.reshape(x.shape), out)
+    return res.reshape(x.shape)[()] if x.ndim == 0 else res
 
 
-def softmax(x, axis=None):
+def softmax(x, axis=None, *, out=None, dtype=None):
     """Softmax along `axis`: exp(x) / sum(exp(x)), computed stably.
 
     A drop-in for ``scipy.special.softmax``: same signature, shapes, dtypes and special
@@ -119,6 +155,12 @@ def softmax(x, axis=None):
         Input array (real floating, integer or bool).
     axis : int, tuple of ints or None, optional
         Axis or axes to normalise over; None (the default) means the whole array.
+    out : ndarray, optional
+        Where to write the result: the result's shape and dtype, writeable; may be `x`
+        itself (in place). Returned.
+    dtype : floating dtype, optional
+        The precision to compute in and return (float32 input with ``dtype=np.float64``
+        is computed in float64).
 
     Returns
     -------
@@ -134,11 +176,14 @@ def softmax(x, axis=None):
     array([[0.5 , 0.5 ],
            [0.25, 0.75]], dtype=float32)
     """
-    out = _core.softmax_fast(x, axis, _core.SOFTMAX)
-    return out if out is not None else _softmax_like(x, axis, _core.SOFTMAX, "softmax")
+    if out is None and dtype is None:
+        res = _core.softmax_fast(x, axis, _core.SOFTMAX)
+        if res is not None:
+            return res
+    return _softmax_like(x, axis, _core.SOFTMAX, "softmax", out, dtype)
 
 
-def log_softmax(x, axis=None):
+def log_softmax(x, axis=None, *, out=None, dtype=None):
     """Logarithm of the softmax along `axis`: x - logsumexp(x), computed stably.
 
     A drop-in for ``scipy.special.log_softmax``, accurate to 3 ulp (float32) / 4 ulp
@@ -150,8 +195,11 @@ def log_softmax(x, axis=None):
     >>> float(log_softmax([0.0, -40.0])[0])
     -4.248354255291589e-18
     """
-    out = _core.softmax_fast(x, axis, _core.LOG_SOFTMAX)
-    return out if out is not None else _softmax_like(x, axis, _core.LOG_SOFTMAX, "log_softmax")
+    if out is None and dtype is None:
+        res = _core.softmax_fast(x, axis, _core.LOG_SOFTMAX)
+        if res is not None:
+            return res
+    return _softmax_like(x, axis, _core.LOG_SOFTMAX, "log_softmax", out, dtype)
 
 
 def _sign_of(out):
@@ -159,7 +207,7 @@ def _sign_of(out):
     return np.where(np.isnan(out), np.nan, np.where(out == -np.inf, 0.0, 1.0)).astype(out.dtype)
 
 
-def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
+def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, *, out=None, dtype=None):
     """log(sum(exp(a))) along `axis`, computed stably.
 
     A drop-in for ``scipy.special.logsumexp`` (same signature and semantics), accurate to
@@ -177,6 +225,10 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
         Keep the reduced axes as dimensions of length one.
     return_sign : bool, optional
         Also return the sign of the sum (then the result is log|sum|).
+    out : ndarray, optional
+        Where to write the result (its shape, with `keepdims` applied, and dtype). Returned.
+    dtype : floating (or complex) dtype, optional
+        The precision to compute in and return.
 
     Examples
     --------
@@ -189,33 +241,45 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     >>> logsumexp([1.0, 2.0], b=[1.0, -1.0], return_sign=True)
     (np.float64(1.5413248546129181), np.float64(-1.0))
     """
-    if b is None and not keepdims and not return_sign:
-        out = _core.logsumexp_fast(a, axis)
-        if out is not None:
-            return out
+    if b is None and not keepdims and not return_sign and out is None and dtype is None:
+        res = _core.logsumexp_fast(a, axis)
+        if res is not None:
+            return res
     a = np.asarray(a)
-    compute, result = _classify(a, "logsumexp")
+    compute, result = _classify(a, "logsumexp", dtype)
     if b is not None:
         _classify(np.asarray(b), "logsumexp")  # the same dtype rules for the weights
     if compute is None or b is not None:
-        return _reference.logsumexp(_native(a), axis=axis, b=b, keepdims=keepdims, return_sign=return_sign)
+        if dtype is not None:
+            a = a.astype(result)
+        res = _reference.logsumexp(_native(a), axis=axis, b=b, keepdims=keepdims, return_sign=return_sign)
+        if out is None:
+            return res
+        value = res[0] if return_sign else res
+        _check_out(out, np.shape(value), np.asarray(value).dtype, "logsumexp")
+        _deliver(value, out)
+        return (out, res[1]) if return_sign else out
     axes = _normalize_axes(axis, max(a.ndim, 1))
     ac = _c_ready(a, compute)
     if ac.ndim == 0:
         ac = ac.reshape(1)
     if len(axes) == 1:
         ax = axes[0]
-        out = _core.logsumexp_axis(ac, ax, np.empty(ac.shape[:ax] + ac.shape[ax + 1:], dtype=compute))
+        res = _core.logsumexp_axis(ac, ax, np.empty(ac.shape[:ax] + ac.shape[ax + 1:], dtype=compute))
     else:
         merged, _ = _to_last_axis(ac, axes)
-        out = _core.logsumexp_axis(merged, merged.ndim - 1, np.empty(merged.shape[:-1], dtype=compute))
-    if out.dtype != result:
-        out = out.astype(result)
+        res = _core.logsumexp_axis(merged, merged.ndim - 1, np.empty(merged.shape[:-1], dtype=compute))
+    if res.dtype != result:
+        res = res.astype(result)
     if keepdims:
-        out = np.expand_dims(out, axes) if a.ndim else out.reshape(1)  # SciPy: atleast_1d
+        res = np.expand_dims(res, axes) if a.ndim else res.reshape(1)  # SciPy: atleast_1d
     sign = None
     if return_sign:
-        sign = _sign_of(out) if a.size else np.full_like(out, -1.0)
+        sign = _sign_of(res) if a.size else np.full_like(res, -1.0)
         sign = sign[()] if sign.ndim == 0 else sign
-    out = out[()] if out.ndim == 0 else out
-    return (out, sign) if return_sign else out
+    if out is not None:
+        _check_out(out, res.shape, result, "logsumexp")
+        res = _deliver(res, out)
+    elif res.ndim == 0:
+        res = res[()]
+    return (res, sign) if return_sign else res

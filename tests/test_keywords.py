@@ -1,0 +1,137 @@
+"""out= and dtype= on softmax, log_softmax and logsumexp (issue 4, items 5 and 6):
+checked against SciPy on the same precision, and the NumPy-style errors."""
+import numpy as np
+import pytest
+import scipy.special as sc
+
+from fastsoftmax import log_softmax, logsumexp, softmax
+
+FUNCS = {"softmax": (softmax, sc.softmax), "log_softmax": (log_softmax, sc.log_softmax)}
+RNG = np.random.default_rng(11)
+X32 = RNG.normal(0, 3, (6, 7, 5)).astype(np.float32)
+AXES = [0, 1, -1, None, (0, 2)]
+
+
+@pytest.mark.parametrize("axis", AXES, ids=str)
+@pytest.mark.parametrize("name", FUNCS)
+def test_out_receives_the_result_and_is_returned(name, axis):
+    ours, _ = FUNCS[name]
+    out = np.full_like(X32, np.nan)
+    got = ours(X32, axis=axis, out=out)
+    assert got is out
+    np.testing.assert_array_equal(out, ours(X32, axis=axis))
+
+
+@pytest.mark.parametrize("name", FUNCS)
+def test_out_may_be_the_input_itself(name):
+    ours, _ = FUNCS[name]
+    x = X32.copy()
+    want = ours(X32, axis=1)
+    got = ours(x, axis=1, out=x)
+    assert got is x
+    np.testing.assert_array_equal(x, want)
+
+
+def test_out_strided_and_byteswapped():
+    out = np.zeros((6, 14, 5), np.float32)[:, ::2]
+    softmax(X32, axis=1, out=out)
+    np.testing.assert_array_equal(out, softmax(X32, axis=1))
+    swapped = np.zeros(X32.shape, ">f4")
+    softmax(X32, axis=1, out=swapped)
+    np.testing.assert_array_equal(swapped, softmax(X32, axis=1))
+
+
+@pytest.mark.parametrize("name", FUNCS)
+def test_out_errors(name):
+    ours, _ = FUNCS[name]
+    with pytest.raises(ValueError, match="shape"):
+        ours(X32, axis=1, out=np.empty((6, 7), np.float32))
+    with pytest.raises(TypeError, match="dtype"):
+        ours(X32, axis=1, out=np.empty(X32.shape, np.float64))
+    ro = np.empty(X32.shape, np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        ours(X32, axis=1, out=ro)
+    with pytest.raises(TypeError, match="ndarray"):
+        ours(X32, axis=1, out=[0.0])
+    x = X32.copy()
+    with pytest.raises(TypeError):
+        ours(x, axis=1, out=np.empty(X32.shape, np.int32))
+    np.testing.assert_array_equal(x, X32)  # the input is untouched by a refused call
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("axis", AXES, ids=str)
+def test_logsumexp_out(axis, keepdims):
+    want = logsumexp(X32, axis=axis, keepdims=keepdims)
+    out = np.empty(np.shape(want), np.float32)
+    got = logsumexp(X32, axis=axis, keepdims=keepdims, out=out)
+    assert got is out
+    np.testing.assert_array_equal(out, want)
+    with pytest.raises(ValueError, match="shape"):
+        logsumexp(X32, axis=axis, keepdims=keepdims, out=np.empty((99,), np.float32))
+
+
+def test_logsumexp_out_with_weights_and_sign():
+    b = np.where(RNG.random(X32.shape) < 0.5, -1.0, 1.0).astype(np.float32)
+    want, want_sign = logsumexp(X32, axis=0, b=b, return_sign=True)
+    out = np.empty(want.shape, want.dtype)
+    got, sign = logsumexp(X32, axis=0, b=b, return_sign=True, out=out)
+    assert got is out
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_array_equal(sign, want_sign)
+
+
+@pytest.mark.parametrize("name", FUNCS)
+def test_dtype_float64_computes_in_float64(name):
+    ours, theirs = FUNCS[name]
+    got = ours(X32, axis=-1, dtype=np.float64)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, theirs(X32.astype(np.float64), axis=-1), rtol=1e-13, atol=1e-300)
+
+
+def test_dtype_float32_and_float16():
+    x64 = X32.astype(np.float64)
+    got = softmax(x64, axis=1, dtype=np.float32)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, softmax(x64.astype(np.float32), axis=1))
+    half = logsumexp(x64, axis=1, dtype=np.float16)
+    assert half.dtype == np.float16
+    np.testing.assert_allclose(half, sc.logsumexp(x64, axis=1), rtol=1e-3)
+
+
+def test_dtype_on_integers_and_longdouble():
+    ints = np.arange(12).reshape(3, 4)
+    assert softmax(ints, axis=1, dtype=np.float32).dtype == np.float32
+    ld = logsumexp(ints, axis=1, dtype=np.longdouble)
+    assert ld.dtype == np.longdouble
+    np.testing.assert_allclose(ld.astype(np.float64), sc.logsumexp(ints, axis=1), rtol=1e-15)
+
+
+@pytest.mark.parametrize("bad", [np.int32, np.bool_, "U3", object])
+def test_dtype_must_be_floating(bad):
+    with pytest.raises(TypeError, match="floating"):
+        softmax(X32, dtype=bad)
+    with pytest.raises(TypeError, match="floating"):
+        logsumexp(X32, dtype=bad)
+
+
+def test_complex_dtype_only_for_logsumexp():
+    got = logsumexp(X32[0], axis=0, dtype=np.complex128)
+    np.testing.assert_allclose(got, sc.logsumexp(X32[0].astype(np.complex128), axis=0), rtol=1e-13)
+    with pytest.raises(TypeError):
+        softmax(X32, dtype=np.complex64)
+
+
+def test_out_and_dtype_together():
+    out = np.empty(X32.shape, np.float64)
+    got = log_softmax(X32, axis=2, dtype=np.float64, out=out)
+    assert got is out
+    np.testing.assert_allclose(out, sc.log_softmax(X32.astype(np.float64), axis=2), rtol=1e-13)
+
+
+def test_zero_d_out():
+    out = np.empty((), np.float64)
+    assert softmax(3.0, out=out) is out and out == 1.0
+    assert logsumexp([1.0, 2.0], out=out) is out
+    assert out == pytest.approx(2.313261687518223, rel=1e-15)
