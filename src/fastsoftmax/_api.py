@@ -40,11 +40,11 @@ def _classify(x, func, dtype=None):
             native = dt.newbyteorder("=")
             return native, native
         if dt.itemsize > 8 and _LONGDOUBLE_IS_WIDE:
-            return None, dt
+            return None, dt.newbyteorder("=")
     if dt.kind in "biu":
         return np.dtype(np.float64), np.dtype(np.float64)
     if dt.kind == "c" and func == "logsumexp":
-        return None, dt
+        return None, dt.newbyteorder("=")
     raise TypeError(f"{func}: unsupported dtype {dt} (expected a real floating, integer "
                     f"or bool array{'; complex is accepted by logsumexp' if dt.kind == 'c' else ''})")
 
