@@ -135,3 +135,72 @@ def test_zero_d_out():
     assert softmax(3.0, out=out) is out and out == 1.0
     assert logsumexp([1.0, 2.0], out=out) is out
     assert out == pytest.approx(2.313261687518223, rel=1e-15)
+
+
+# ---- where= (JAX semantics, expected values written out by hand) and numpy masked arrays
+
+W = np.array([[True, False, True], [False, False, False], [True, True, True]])
+XW = np.array([[1.0, 2.0, 3.0], [4.0, np.nan, 6.0], [0.0, np.log(2.0), np.log(5.0)]])
+
+
+def test_where_softmax_by_hand():
+    e = np.exp([1.0, 3.0])
+    want = np.array([[e[0] / e.sum(), 0.0, e[1] / e.sum()], [0.0, 0.0, 0.0], [0.125, 0.25, 0.625]])
+    np.testing.assert_allclose(softmax(XW, axis=1, where=W), want, rtol=1e-15)
+
+
+def test_where_log_softmax_by_hand():
+    tail = np.log1p(np.exp(-2.0))  # log(e + e^3) = 3 + tail, without rounding 3 + tail
+    want = np.array([[-2.0 - tail, -np.inf, -tail], [-np.inf] * 3, np.log([0.125, 0.25, 0.625])])
+    np.testing.assert_allclose(log_softmax(XW, axis=1, where=W), want, rtol=1e-15)
+
+
+def test_where_logsumexp_by_hand():
+    want = np.array([np.log(np.exp(1.0) + np.exp(3.0)), -np.inf, np.log(8.0)])
+    np.testing.assert_allclose(logsumexp(XW, axis=1, where=W), want, rtol=1e-15)
+    val, sign = logsumexp(XW, axis=1, where=W, return_sign=True)
+    np.testing.assert_array_equal(sign, [1.0, 0.0, 1.0])
+
+
+def test_where_broadcasts_and_ignores_excluded_nan_inf():
+    x = np.array([[np.nan, 1.0, np.inf], [2.0, np.nan, 0.0]], np.float32)
+    col = np.array([False, True, False])  # broadcast over rows
+    got = softmax(x, axis=1, where=col)
+    np.testing.assert_array_equal(got, np.array([[0, 1, 0], [0, np.nan, 0]], np.float32))
+    assert got.dtype == np.float32
+
+
+def test_where_weights_excluded_terms_drop_even_inf():
+    got = logsumexp([1.0, 2.0], b=[1.0, np.inf], where=[True, False])
+    assert got == pytest.approx(1.0, rel=1e-15)
+
+
+def test_where_no_warning_and_input_untouched():
+    x = XW.copy()
+    softmax(x, axis=0, where=np.zeros_like(W))  # filterwarnings=error: must not warn
+    np.testing.assert_array_equal(x, XW)
+
+
+def test_where_bad_shape():
+    with pytest.raises(ValueError, match="broadcast"):
+        softmax(XW, where=[True, False])
+
+
+def test_masked_arrays_are_where_their_unmasked_elements():
+    m = np.ma.array(XW, mask=~W)
+    got = softmax(m, axis=1)
+    assert isinstance(got, np.ma.MaskedArray)
+    np.testing.assert_array_equal(np.ma.getmaskarray(got), ~W)
+    np.testing.assert_allclose(got.filled(0), softmax(XW, axis=1, where=W), rtol=1e-15)
+    lse = logsumexp(m, axis=1)
+    assert isinstance(lse, np.ma.MaskedArray)
+    np.testing.assert_array_equal(np.ma.getmaskarray(lse), [False, True, False])
+    np.testing.assert_allclose(lse[[0, 2]], logsumexp(XW, axis=1, where=W)[[0, 2]], rtol=1e-15)
+
+
+def test_where_cost_stays_close_to_the_plain_call():
+    """where= runs the same kernels on a filled copy: results equal a call on that copy."""
+    x = RNG.normal(0, 3, (64, 200)).astype(np.float32)
+    mask = RNG.random(x.shape) < 0.8
+    filled = np.where(mask, x, -np.inf).astype(np.float32)
+    np.testing.assert_array_equal(softmax(x, axis=1, where=mask), softmax(filled, axis=1))

@@ -25,13 +25,13 @@ _Axis: TypeAlias = SupportsIndex | Sequence[SupportsIndex] | None
 _Scalar: TypeAlias = bool | int | float | np.bool_ | np.integer[Any] | np.floating[Any]
 
 @overload
-def softmax(x: _Scalar, axis: _Axis = None, *, out: None = None, dtype: DTypeLike = None) -> np.floating[Any]: ...
+def softmax(x: _Scalar, axis: _Axis = None, *, out: None = None, dtype: DTypeLike = None, where: ArrayLike | None = None) -> np.floating[Any]: ...
 @overload
-def softmax(x: ArrayLike, axis: _Axis = None, *, out: NDArray[Any] | None = None, dtype: DTypeLike = None) -> NDArray[np.floating[Any]]: ...
+def softmax(x: ArrayLike, axis: _Axis = None, *, out: NDArray[Any] | None = None, dtype: DTypeLike = None, where: ArrayLike | None = None) -> NDArray[np.floating[Any]]: ...
 @overload
-def log_softmax(x: _Scalar, axis: _Axis = None, *, out: None = None, dtype: DTypeLike = None) -> np.floating[Any]: ...
+def log_softmax(x: _Scalar, axis: _Axis = None, *, out: None = None, dtype: DTypeLike = None, where: ArrayLike | None = None) -> np.floating[Any]: ...
 @overload
-def log_softmax(x: ArrayLike, axis: _Axis = None, *, out: NDArray[Any] | None = None, dtype: DTypeLike = None) -> NDArray[np.floating[Any]]: ...
+def log_softmax(x: ArrayLike, axis: _Axis = None, *, out: NDArray[Any] | None = None, dtype: DTypeLike = None, where: ArrayLike | None = None) -> NDArray[np.floating[Any]]: ...
 
 # logsumexp reduces: like scipy.special.logsumexp (and NumPy's reductions), its result is a
 # NumPy scalar or an array depending on the shape, the axis and keepdims, so it is typed Any
@@ -46,6 +46,7 @@ def logsumexp(
     *,
     out: NDArray[Any] | None = None,
     dtype: DTypeLike = None,
+    where: ArrayLike | None = None,
 ) -> Any: ...
 @overload
 def logsumexp(
@@ -57,6 +58,7 @@ def logsumexp(
     return_sign: Literal[True],
     out: NDArray[Any] | None = None,
     dtype: DTypeLike = None,
+    where: ArrayLike | None = None,
 ) -> tuple[Any, Any]: ...
 @overload
 def logsumexp(
@@ -68,6 +70,7 @@ def logsumexp(
     *,
     out: NDArray[Any] | None = None,
     dtype: DTypeLike = None,
+    where: ArrayLike | None = None,
 ) -> tuple[Any, Any]: ...
 @overload
 def logsumexp(
@@ -79,6 +82,7 @@ def logsumexp(
     *,
     out: NDArray[Any] | None = None,
     dtype: DTypeLike = None,
+    where: ArrayLike | None = None,
 ) -> Any: ...
 
 class _Config(TypedDict):

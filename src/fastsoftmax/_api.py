@@ -69,6 +69,28 @@ def _deliver(res, out):
     return out
 
 
+def _masked(x, where, func):
+    """(x with the excluded elements at -inf, the broadcast mask, the np.ma mask or None).
+
+    where= follows JAX: excluded elements take no part. A numpy masked array is read as
+    where= its unmasked elements (and comes back masked). -inf is what an excluded element
+    contributes to a max and an exp-sum, so the kernels run unchanged on the filled copy."""
+    ma_mask = None
+    if isinstance(x, np.ma.MaskedArray):
+        ma_mask = np.ma.getmaskarray(x)
+        x = np.asarray(x.data)
+        where = ~ma_mask if where is None else (~ma_mask & np.asarray(where, dtype=bool))
+    x = np.asarray(x)
+    _classify(x, func)
+    try:
+        w = np.broadcast_to(np.asarray(where, dtype=bool), x.shape)
+    except ValueError:
+        raise ValueError(f"{func}: where= of shape {np.shape(where)} does not broadcast to "
+                         f"the input's shape {x.shape}") from None
+    filled = np.where(w, x, -np.inf)
+    return (filled.astype(x.dtype) if x.dtype.kind in "fc" else filled), w, ma_mask
+
+
 def _normalize_axes(axis, ndim):
     """axis (None, int or tuple of ints) -> sorted tuple of distinct non-negative axes."""
     if axis is None:
@@ -143,7 +165,25 @@ def _softmax_like(x, axis, op, func, out=None, dtype=None):
     return res.reshape(x.shape)[()] if x.ndim == 0 else res
 
 
-def softmax(x, axis=None, *, out=None, dtype=None):
+def _softmax_where(x, axis, op, func, where, out, dtype):
+    """softmax / log_softmax with where= (or a masked array): excluded outputs are 0 / -inf,
+    and so is every output of a reduction with nothing included."""
+    is_ma = isinstance(x, np.ma.MaskedArray)
+    filled, w, ma_mask = _masked(x, where, func)
+    res = _softmax_like(filled, axis, op, func, None, dtype)
+    fill = 0.0 if op == _core.SOFTMAX else -np.inf
+    axes = _normalize_axes(axis, max(filled.ndim, 1)) if filled.ndim else None
+    none_in = ~np.any(w, axis=axes, keepdims=True) if filled.ndim else ~w
+    res = np.where(w & ~none_in, res, fill).astype(np.asarray(res).dtype)
+    if is_ma:
+        return np.ma.MaskedArray(res, mask=ma_mask)
+    if out is not None:
+        _check_out(out, res.shape, res.dtype, func)
+        return _deliver(res, out)
+    return res[()] if res.ndim == 0 else res
+
+
+def softmax(x, axis=None, *, out=None, dtype=None, where=None):
     """Softmax along `axis`: exp(x) / sum(exp(x)), computed stably.
 
     A drop-in for ``scipy.special.softmax``: same signature, shapes, dtypes and special
@@ -176,6 +216,8 @@ def softmax(x, axis=None, *, out=None, dtype=None):
     array([[0.5 , 0.5 ],
            [0.25, 0.75]], dtype=float32)
     """
+    if where is not None or isinstance(x, np.ma.MaskedArray):
+        return _softmax_where(x, axis, _core.SOFTMAX, "softmax", where, out, dtype)
     if out is None and dtype is None:
         res = _core.softmax_fast(x, axis, _core.SOFTMAX)
         if res is not None:
@@ -183,7 +225,7 @@ def softmax(x, axis=None, *, out=None, dtype=None):
     return _softmax_like(x, axis, _core.SOFTMAX, "softmax", out, dtype)
 
 
-def log_softmax(x, axis=None, *, out=None, dtype=None):
+def log_softmax(x, axis=None, *, out=None, dtype=None, where=None):
     """Logarithm of the softmax along `axis`: x - logsumexp(x), computed stably.
 
     A drop-in for ``scipy.special.log_softmax``, accurate to 3 ulp (float32) / 4 ulp
@@ -195,6 +237,8 @@ def log_softmax(x, axis=None, *, out=None, dtype=None):
     >>> float(log_softmax([0.0, -40.0])[0])
     -4.248354255291589e-18
     """
+    if where is not None or isinstance(x, np.ma.MaskedArray):
+        return _softmax_where(x, axis, _core.LOG_SOFTMAX, "log_softmax", where, out, dtype)
     if out is None and dtype is None:
         res = _core.softmax_fast(x, axis, _core.LOG_SOFTMAX)
         if res is not None:
@@ -207,7 +251,8 @@ def _sign_of(out):
     return np.where(np.isnan(out), np.nan, np.where(out == -np.inf, 0.0, 1.0)).astype(out.dtype)
 
 
-def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, *, out=None, dtype=None):
+def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, *, out=None, dtype=None,
+              where=None):
     """log(sum(exp(a))) along `axis`, computed stably.
 
     A drop-in for ``scipy.special.logsumexp`` (same signature and semantics), accurate to
@@ -241,6 +286,19 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, *, out=No
     >>> logsumexp([1.0, 2.0], b=[1.0, -1.0], return_sign=True)
     (np.float64(1.5413248546129181), np.float64(-1.0))
     """
+    if where is not None or isinstance(a, np.ma.MaskedArray):
+        is_ma = isinstance(a, np.ma.MaskedArray)
+        filled, w, _ = _masked(a, where, "logsumexp")
+        if b is not None:  # an excluded term is dropped even where its weight is inf or NaN
+            b = np.where(w, b, 0)
+        res = logsumexp(filled, axis, b, keepdims, return_sign, out=out, dtype=dtype)
+        if not is_ma:
+            return res
+        value = res[0] if return_sign else res
+        if np.ndim(value):  # a reduction with nothing included comes back masked
+            axes = _normalize_axes(axis, filled.ndim)
+            value = np.ma.MaskedArray(value, mask=~np.any(w, axis=axes, keepdims=keepdims))
+        return (value, res[1]) if return_sign else value
     if b is None and not keepdims and not return_sign and out is None and dtype is None:
         res = _core.logsumexp_fast(a, axis)
         if res is not None:
