@@ -70,7 +70,8 @@ def _deliver(res, out):
 
 
 def _masked(x, where, func):
-    """(x with the excluded elements at -inf, the broadcast mask, the np.ma mask or None).
+    """(x with the excluded elements at -inf, the broadcast mask, the np.ma mask or None,
+    the result dtype of the unfilled x).
 
     where= follows JAX: excluded elements take no part. A numpy masked array is read as
     where= its unmasked elements (and comes back masked). -inf is what an excluded element
@@ -81,14 +82,18 @@ def _masked(x, where, func):
         x = np.asarray(x.data)
         where = ~ma_mask if where is None else (~ma_mask & np.asarray(where, dtype=bool))
     x = np.asarray(x)
-    _classify(x, func)
     try:
         w = np.broadcast_to(np.asarray(where, dtype=bool), x.shape)
     except ValueError:
         raise ValueError(f"{func}: where= of shape {np.shape(where)} does not broadcast to "
                          f"the input's shape {x.shape}") from None
-    filled = np.where(w, x, -np.inf)
-    return (filled.astype(x.dtype) if x.dtype.kind in "fc" else filled), w, ma_mask
+    compute, result = _classify(x, func)
+    if compute is not None:  # the C path: a float32/float64 copy, excluded elements at -inf
+        filled = np.array(x, dtype=compute, order="C")
+        _core.fill_excluded(filled, np.ascontiguousarray(w))
+    else:
+        filled = np.where(w, x, -np.inf).astype(result)
+    return filled, w, ma_mask, result
 
 
 def _normalize_axes(axis, ndim):
@@ -169,12 +174,15 @@ def _softmax_where(x, axis, op, func, where, out, dtype):
     """softmax / log_softmax with where= (or a masked array): excluded outputs are 0 / -inf,
     and so is every output of a reduction with nothing included."""
     is_ma = isinstance(x, np.ma.MaskedArray)
-    filled, w, ma_mask = _masked(x, where, func)
-    res = _softmax_like(filled, axis, op, func, None, dtype)
+    filled, w, ma_mask, result = _masked(x, where, func)
+    res = _softmax_like(filled, axis, op, func, None, result if dtype is None else dtype)
     fill = 0.0 if op == _core.SOFTMAX else -np.inf
     axes = _normalize_axes(axis, max(filled.ndim, 1)) if filled.ndim else None
     none_in = ~np.any(w, axis=axes, keepdims=True) if filled.ndim else ~w
-    res = np.where(w & ~none_in, res, fill).astype(np.asarray(res).dtype)
+    res = np.asarray(res)
+    np.copyto(res, fill, where=none_in)  # excluded elements are already 0 / -inf ...
+    if np.isnan(res).any():  # ... unless a NaN among the included made its row NaN
+        np.copyto(res, fill, where=~w)
     if is_ma:
         return np.ma.MaskedArray(res, mask=ma_mask)
     if out is not None:
@@ -288,10 +296,11 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, *, out=No
     """
     if where is not None or isinstance(a, np.ma.MaskedArray):
         is_ma = isinstance(a, np.ma.MaskedArray)
-        filled, w, _ = _masked(a, where, "logsumexp")
+        filled, w, _, result = _masked(a, where, "logsumexp")
         if b is not None:  # an excluded term is dropped even where its weight is inf or NaN
             b = np.where(w, b, 0)
-        res = logsumexp(filled, axis, b, keepdims, return_sign, out=out, dtype=dtype)
+        res = logsumexp(filled, axis, b, keepdims, return_sign, out=out,
+                        dtype=result if dtype is None else dtype)
         if not is_ma:
             return res
         value = res[0] if return_sign else res
