@@ -69,6 +69,20 @@ def _deliver(res, out):
     return out
 
 
+def _is_dask(x):
+    """A dask.array.Array (checked by module name: dask is imported only when one arrives)."""
+    return type(x).__module__.startswith("dask.array")
+
+
+def _dask_call(func, name, *args, **kwargs):
+    """Hand a Dask array to fastsoftmax._dask (lazy results); out=/dtype=/where= not yet."""
+    if any(kwargs.pop(k, None) is not None for k in ("out", "dtype", "where")):
+        raise NotImplementedError(f"{name}: out=, dtype= and where= are not supported on Dask arrays yet")
+    from . import _dask
+
+    return getattr(_dask, func)(*args, **kwargs)
+
+
 def _masked(x, where, func):
     """(x with the excluded elements at -inf, the broadcast mask, the np.ma mask or None,
     the result dtype of the unfilled x).
@@ -224,6 +238,8 @@ def softmax(x, axis=None, *, out=None, dtype=None, where=None):
     array([[0.5 , 0.5 ],
            [0.25, 0.75]], dtype=float32)
     """
+    if _is_dask(x):
+        return _dask_call("softmax", "softmax", x, axis, out=out, dtype=dtype, where=where)
     if where is not None or isinstance(x, np.ma.MaskedArray):
         return _softmax_where(x, axis, _core.SOFTMAX, "softmax", where, out, dtype)
     if out is None and dtype is None:
@@ -245,6 +261,8 @@ def log_softmax(x, axis=None, *, out=None, dtype=None, where=None):
     >>> float(log_softmax([0.0, -40.0])[0])
     -4.248354255291589e-18
     """
+    if _is_dask(x):
+        return _dask_call("log_softmax", "log_softmax", x, axis, out=out, dtype=dtype, where=where)
     if where is not None or isinstance(x, np.ma.MaskedArray):
         return _softmax_where(x, axis, _core.LOG_SOFTMAX, "log_softmax", where, out, dtype)
     if out is None and dtype is None:
@@ -294,6 +312,9 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, *, out=No
     >>> logsumexp([1.0, 2.0], b=[1.0, -1.0], return_sign=True)
     (np.float64(1.5413248546129181), np.float64(-1.0))
     """
+    if _is_dask(a) or _is_dask(b):
+        return _dask_call("logsumexp", "logsumexp", a, axis=axis, b=b, keepdims=keepdims,
+                          return_sign=return_sign, out=out, dtype=dtype, where=where)
     if where is not None or isinstance(a, np.ma.MaskedArray):
         is_ma = isinstance(a, np.ma.MaskedArray)
         filled, w, _, result = _masked(a, where, "logsumexp")

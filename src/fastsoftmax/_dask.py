@@ -1,0 +1,310 @@
+"""softmax, log_softmax and logsumexp on Dask arrays, lazily, with the in-memory semantics.
+
+Imported only when a ``dask.array.Array`` arrives (dask is an optional dependency); every
+function here takes a Dask array and returns lazy Dask arrays (a tuple for
+``return_sign=True``).
+
+logsumexp over axes split into several chunks is a ``dask.array.reduction``. Each chunk
+gives a partial (m, ties, rest, plain) over the reduced axes:
+
+  m      the max (after dropping terms whose weight b is 0, as the in-memory function does)
+  ties   the count of elements equal to m (the sum of their weights when b is given)
+  rest   the sum of the other terms, b * exp(x - m)
+  plain  the plain sum b * exp(x) in the result dtype, SciPy's result where the stable
+         formula is not finite (rows whose max is +inf, -inf or NaN; cancelling weights);
+         without weights only exp(m) where m is not finite (the plain sum is then inf, 0
+         or NaN, and is used nowhere else), which saves a second exp pass
+
+Partials combine associatively: M = max(m_i); a partial with m_i == M adds its ties and
+rest as they are, one with m_i < M adds (ties_i + rest_i) * exp(m_i - M) to the rest.
+The finish is the in-memory one: M + log(ties) + log1p(rest / ties), computed in float64
+(longdouble for longdouble) and cast to the result dtype.
+
+softmax / log_softmax along split axes take the same reduction, finished as the pair
+(M, log(ties) + log1p(rest / ties)), then one blockwise pass: x - M exactly split in two
+(TwoSum), minus the log-sum, then exp for softmax. Along axes that lie in one chunk, one
+``map_blocks`` calls the in-memory function on each block.
+"""
+import numpy as np
+import dask.array as da
+
+from . import _api
+
+__all__ = ["softmax", "log_softmax", "logsumexp"]
+
+
+def _result_dtype(func, dtype, b=None):
+    """The dtype the in-memory function returns for this input (and raises its TypeError)."""
+    sample = np.zeros((1,), dtype=dtype)
+    if func == "logsumexp":
+        if b is not None and type(b) not in (int, float, complex):
+            b = np.ones((1,), dtype=b.dtype)
+        return np.asarray(_api.logsumexp(sample, b=b)).dtype
+    return np.asarray(getattr(_api, func)(sample)).dtype
+
+
+def _compute_dtype(result):
+    """What the partials are computed in: float64, or longdouble for longdouble."""
+    return np.dtype(np.longdouble) if result.itemsize > 8 else np.dtype(np.float64)
+
+
+def _partial_dtype(compute, plain):
+    return np.dtype([("m", compute), ("t", compute), ("r", compute), ("p", plain)])
+
+
+# ---------------------------------------------------------------------------------------
+# the reduction: chunk -> (m, ties, rest, plain), combine, finish
+
+
+def _lse_chunk(x, weights=None, axis=None, keepdims=True, *, compute, plain_dtype):
+    axis = tuple(axis)
+    pdt = _partial_dtype(compute, plain_dtype)
+    with np.errstate(all="ignore"):
+        if weights is not None:
+            xp = x.astype(plain_dtype)
+            plain = np.sum(weights.astype(plain_dtype) * np.exp(xp), axis=axis, keepdims=True, dtype=plain_dtype)
+        xc = x.astype(compute)
+        bc = None if weights is None else weights.astype(compute)
+        if bc is not None:
+            xc = np.where(bc == 0, -np.inf, xc)  # a zero weight drops its term, even at inf or NaN
+        m = np.max(xc, axis=axis, keepdims=True, initial=-np.inf)
+        is_max = xc == m
+        ties = np.sum(is_max if bc is None else bc * is_max, axis=axis, keepdims=True, dtype=compute)
+        terms = np.where(is_max, 0, np.exp(xc - m))
+        rest = np.sum(terms if bc is None else bc * terms, axis=axis, keepdims=True, dtype=compute)
+        if weights is None:
+            # without weights the stable result is finite whenever the max is, and the plain
+            # sum is only used where it is not: then sum(exp(x)) is exp(max) (inf, 0 or NaN)
+            plain = np.where(np.isfinite(m), 0, np.exp(m)).astype(plain_dtype)
+    out = np.empty(m.shape, dtype=pdt)
+    out["m"], out["t"], out["r"], out["p"] = m, ties, rest, plain
+    return out
+
+
+def _lse_merge(parts, axis):
+    """(M, ties, rest, plain) of concatenated partials, reduced over `axis` (keepdims)."""
+    axis = tuple(axis)
+    m, t, r = parts["m"], parts["t"], parts["r"]
+    with np.errstate(all="ignore"):
+        big_m = np.max(m, axis=axis, keepdims=True, initial=-np.inf)
+        same = m == big_m
+        ties = np.sum(np.where(same, t, 0), axis=axis, keepdims=True)
+        rest = np.sum(np.where(same, r, (t + r) * np.exp(m - big_m)), axis=axis, keepdims=True)
+        plain = np.sum(parts["p"], axis=axis, keepdims=True, dtype=parts.dtype["p"])
+    return big_m, ties, rest, plain
+
+
+def _lse_combine(parts, axis=None, keepdims=True):
+    big_m, ties, rest, plain = _lse_merge(parts, axis)
+    out = np.empty(big_m.shape, dtype=parts.dtype)
+    out["m"], out["t"], out["r"], out["p"] = big_m, ties, rest, plain
+    return out
+
+
+def _lse_finish(big_m, ties, rest, plain, return_sign):
+    """logsumexp (and its sign) from merged partials, as _reference._logsumexp_nonempty."""
+    with np.errstate(all="ignore"):
+        sgn_plain = np.sign(plain)
+        out_plain = np.log(np.abs(plain) if return_sign else plain)
+        s = np.where(rest == 0, rest, rest / ties)
+        sgn = np.sign(s + 1) * np.sign(ties)
+        s = np.where(s < -1, -s - 2, s)
+        out = np.log1p(s) + np.log(np.abs(ties)) + big_m
+        if not return_sign:
+            out = np.where(sgn < 0, np.nan, out)
+        finite = np.isfinite(out)
+        out = np.where(finite, out, out_plain)
+        sgn = np.where(finite, sgn, sgn_plain)
+    return out, sgn
+
+
+def _lse_aggregate(parts, axis=None, keepdims=False, *, result, return_sign):
+    axis = tuple(axis)
+    big_m, ties, rest, plain = _lse_merge(parts, axis)
+    out, sgn = _lse_finish(big_m, ties, rest, plain, return_sign)
+    if not keepdims:
+        out, sgn = np.squeeze(out, axis=axis), np.squeeze(sgn, axis=axis)
+    if not return_sign:
+        with np.errstate(over="ignore"):
+            return out.astype(result)
+    both = np.empty(out.shape, dtype=[("out", result), ("sign", result)])
+    with np.errstate(over="ignore"):
+        both["out"], both["sign"] = out, sgn
+    return both
+
+
+def _logsoftmax_parts_aggregate(parts, axis=None, keepdims=True):
+    """(M, log-sum) for softmax / log_softmax: lse = M + ls, M kept apart for accuracy."""
+    axis = tuple(axis)
+    big_m, ties, rest, _ = _lse_merge(parts, axis)
+    with np.errstate(all="ignore"):
+        ls = np.log(ties) + np.log1p(rest / ties)
+    out = np.empty(big_m.shape, dtype=[("m", big_m.dtype), ("ls", big_m.dtype)])
+    out["m"], out["ls"] = big_m, ls
+    return out
+
+
+def _all_in_one_chunk(x, axes):
+    return all(x.numblocks[ax] == 1 for ax in axes)
+
+
+# ---------------------------------------------------------------------------------------
+# public functions
+
+
+def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
+    """fastsoftmax.logsumexp for a Dask array: a lazy Dask array (a pair with return_sign)."""
+    from functools import partial
+
+    a = da.asarray(a)
+    b_scalar = b if type(b) in (int, float, complex) else None
+    if b is not None and b_scalar is None:
+        b = da.asarray(b)
+    result = _result_dtype("logsumexp", a.dtype, b)
+    if b is not None:
+        b_arr = da.asarray(b) if b_scalar is None else da.from_array(np.asarray(b_scalar, dtype=result))
+        a, b = da.broadcast_arrays(a, b_arr)
+    if a.ndim == 0:
+        a = a.reshape(1)
+        b = None if b is None else b.reshape(1)
+    axes = _api._normalize_axes(axis, a.ndim)
+
+    if a.size == 0:  # -inf with sign -1 everywhere, as in memory (SciPy's quirk)
+        shape = tuple(1 if i in axes else n for i, n in enumerate(a.shape))
+        if not keepdims:
+            shape = tuple(n for i, n in enumerate(a.shape) if i not in axes)
+        out = da.full(shape, -np.inf, dtype=result)
+        return (out, da.full(shape, -1.0, dtype=result)) if return_sign else out
+
+    if result.kind == "c" or _all_in_one_chunk(a, axes) and (b is None or _all_in_one_chunk(b, axes)):
+        # complex input (gathered into one chunk), or the reduced axes in one chunk already:
+        # the in-memory function on each block
+        return _logsumexp_blockwise(a, axes, b, keepdims, return_sign, result)
+
+    compute = _compute_dtype(result)
+    reduced_shape = tuple(1 if i in axes else 0 for i in range(a.ndim)) if keepdims else \
+        tuple(0 for i in range(a.ndim) if i not in axes)
+    if return_sign:
+        dtype = np.dtype([("out", result), ("sign", result)])
+    else:
+        dtype = result
+    aggregate = partial(_lse_aggregate, result=result, return_sign=return_sign)
+    out = da.reduction(
+        a, _chunk_func(compute, result, b is not None), aggregate,
+        axis=axes, keepdims=keepdims, dtype=dtype, combine=_lse_combine, concatenate=True,
+        meta=np.empty(reduced_shape, dtype=dtype), weights=b,
+        name="fastsoftmax-logsumexp",
+    )
+    if not return_sign:
+        return out
+    return _fields(out, dtype)
+
+
+def _field(x, name):
+    return np.array(x[name])  # a copy of the field (ascontiguousarray would make 0-d 1-d)
+
+
+def _chunk_func(compute, plain_dtype, weighted):
+    # dask calls the chunk function on empty arrays to guess the block type (computing_meta):
+    # answer with a plain empty array, the partials' dtype is internal
+    if weighted:
+        def chunk(x, weights=None, axis=None, keepdims=True, computing_meta=False):
+            if computing_meta:
+                return np.empty((0,) * x.ndim)
+            return _lse_chunk(x, weights, axis=axis, keepdims=keepdims, compute=compute, plain_dtype=plain_dtype)
+    else:
+        def chunk(x, axis=None, keepdims=True, computing_meta=False):
+            if computing_meta:
+                return np.empty((0,) * x.ndim)
+            return _lse_chunk(x, None, axis=axis, keepdims=keepdims, compute=compute, plain_dtype=plain_dtype)
+    return chunk
+
+
+def _logsumexp_blockwise(a, axes, b, keepdims, return_sign, result):
+    """The reduced axes gathered into one chunk (a no-op when they are), the in-memory
+    function on each block."""
+    a = a.rechunk({ax: -1 for ax in axes})
+    args = (a,) if b is None else (a, b.rechunk(a.chunks))
+    dtype = np.dtype([("out", result), ("sign", result)]) if return_sign else result
+
+    if return_sign:  # complex: the result is real, the sign a complex phase
+        dtype = np.dtype([("out", np.empty(0, result).real.dtype), ("sign", result)])
+
+    def block(x, w=None):
+        res = _api.logsumexp(x, axis=axes, b=w, keepdims=True, return_sign=return_sign)
+        if not return_sign:
+            return np.asarray(res)
+        both = np.empty(np.shape(res[0]), dtype=dtype)
+        both["out"], both["sign"] = res
+        return both
+
+    chunks = tuple((1,) if i in axes else c for i, c in enumerate(a.chunks))
+    out = da.map_blocks(block, *args, dtype=dtype, chunks=chunks, meta=np.empty((0,) * a.ndim, dtype=dtype))
+    if not keepdims:
+        out = out.squeeze(axis=axes)
+    if not return_sign:
+        return out
+    return _fields(out, dtype)
+
+
+def _fields(both, dtype):
+    """The two fields of a structured (out, sign) Dask array as two Dask arrays."""
+    return tuple(both.map_blocks(_field, name, dtype=dtype[name], meta=np.empty((0,) * both.ndim, dtype=dtype[name]))
+                 for name in ("out", "sign"))
+
+
+def _softmax_like(x, axis, func):
+    x = da.asarray(x)
+    result = _result_dtype(func, x.dtype)
+    in_memory = _api.softmax if func == "softmax" else _api.log_softmax
+    meta = np.empty((0,) * x.ndim, dtype=result)
+    if x.ndim == 0:
+        return x.map_blocks(lambda blk: np.asarray(in_memory(blk)), dtype=result, meta=meta)
+    axes = _api._normalize_axes(axis, x.ndim)
+    if x.size == 0 or _all_in_one_chunk(x, axes):
+        return x.map_blocks(_in_memory_block, in_memory, axes, dtype=result, meta=meta)
+    compute = _compute_dtype(result)
+    pdtype = np.dtype([("m", compute), ("ls", compute)])
+    parts = da.reduction(
+        x, _chunk_func(compute, result, False), _logsoftmax_parts_aggregate,
+        axis=axes, keepdims=True, dtype=pdtype, combine=_lse_combine, concatenate=True,
+        meta=np.empty((0,) * x.ndim, dtype=pdtype), name=f"fastsoftmax-{func}-lse",
+    )
+    return da.map_blocks(_finish_block, x, parts, func == "softmax", result, dtype=result, meta=meta,
+                         name=f"fastsoftmax-{func}")
+
+
+def _in_memory_block(blk, in_memory, axes):
+    return in_memory(blk, axis=axes)
+
+
+def _finish_block(x, parts, exp, result):
+    """x - lse (exp of it for softmax) from lse = m + ls, x - m split exactly in two."""
+    compute = parts.dtype["m"]
+    m, ls = parts["m"], parts["ls"]
+    xc = x.astype(compute)
+    with np.errstate(all="ignore"):
+        hi = xc - m                              # TwoSum: hi + lo == xc - m exactly
+        bb = hi - xc
+        lo = (xc - (hi - bb)) + (-m - bb)
+        s = hi - ls
+        bb2 = s - hi
+        lo2 = (hi - (s - bb2)) + (-ls - bb2)
+        lo = np.where(np.isfinite(s) & np.isfinite(lo), lo + lo2, 0)
+        finite_m = np.isfinite(m)
+        if exp:
+            out = np.exp(s) * (1 + lo)
+            out = np.where(finite_m, out, np.nan)      # rows whose max is not finite: NaN
+        else:
+            out = np.where(finite_m, s + lo, xc - m)  # not finite: x - lse, lse = m
+        return out.astype(result)  # float32: may round to -inf, as in memory
+
+
+def softmax(x, axis=None):
+    """fastsoftmax.softmax for a Dask array, lazily."""
+    return _softmax_like(x, axis, "softmax")
+
+
+def log_softmax(x, axis=None):
+    """fastsoftmax.log_softmax for a Dask array, lazily."""
+    return _softmax_like(x, axis, "log_softmax")

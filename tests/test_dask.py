@@ -1,0 +1,315 @@
+"""softmax, log_softmax and logsumexp on Dask arrays (fastsoftmax._dask) against the
+in-memory functions on the computed input.
+
+The oracle is fastsoftmax itself on ``x.compute()``: results agree to rtol 1e-13 (float64)
+/ 1e-6 (float32), with NaN, +inf and -inf in the same places, for single-chunk, many-chunk,
+uneven and zero-length chunkings, every kind of axis, keepdims, weights b (broadcast, zero,
+negative, a Dask array of other chunks), return_sign and rows of special values. Graphs
+run on the synchronous scheduler; two tests run on a real dask.distributed LocalCluster,
+one with threads and one with worker processes.
+"""
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+
+import fastsoftmax as fs  # noqa: E402
+from fastsoftmax import _dask  # noqa: E402
+
+AxisError = np.exceptions.AxisError
+RTOL = {np.dtype(np.float64): 1e-13, np.dtype(np.float32): 1e-6}
+FUNCS = ("softmax", "log_softmax", "logsumexp")
+
+
+def compute(x):
+    return x.compute(scheduler="synchronous")
+
+
+def assert_same(got, want):
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape
+    assert got.dtype == want.dtype
+    nan = np.isnan(want)
+    np.testing.assert_array_equal(np.isnan(got), nan)
+    fin = np.isfinite(want)
+    np.testing.assert_array_equal(got[~fin & ~nan], want[~fin & ~nan])  # +-inf in place
+    np.testing.assert_array_equal(np.isfinite(got), fin)
+    rtol = RTOL.get(want.dtype, 1e-13)
+    np.testing.assert_allclose(got[fin], want[fin], rtol=rtol, atol=0)
+
+
+def run(func, x, chunks, **kw):
+    """(dask result computed, in-memory result) for `func` on x split into `chunks`."""
+    dx = da.from_array(x, chunks=chunks)
+    lazy = getattr(_dask, func)(dx, **kw)
+    if kw.get("return_sign"):
+        assert isinstance(lazy, tuple) and all(isinstance(p, da.Array) for p in lazy)
+        got = tuple(compute(p) for p in lazy)
+    else:
+        assert isinstance(lazy, da.Array)
+        got = compute(lazy)
+    return got, getattr(fs, func)(x, **kw)
+
+
+def check(func, x, chunks, **kw):
+    got, want = run(func, x, chunks, **kw)
+    if kw.get("return_sign"):
+        assert_same(got[0], want[0])
+        assert_same(got[1], want[1])
+    else:
+        assert_same(got, want)
+
+
+RNG = np.random.default_rng(20260825)
+X2 = RNG.standard_normal((12, 17)) * 3
+X3 = RNG.standard_normal((6, 5, 9)) * 4
+
+CHUNKS_2D = {
+    "single": -1,
+    "small": (2, 3),
+    "ones": 1,
+    "uneven": ((5, 7), (1, 9, 7)),
+    "rows": (4, -1),
+    "cols": (-1, 4),
+    "zero-length": ((6, 0, 6), (8, 0, 9)),
+}
+AXES_2D = [None, 0, 1, -1, -2, (0,), (1,), (0, 1), (1, 0), (-1, 0)]
+CHUNKS_3D = {"single": -1, "small": (2, 2, 4), "uneven": ((1, 5), (3, 2), (2, 2, 5))}
+AXES_3D = [None, 0, 2, -2, (0, 2), (2, 0), (-1, -2), (0, 1, 2)]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("chunks", list(CHUNKS_2D.values()), ids=list(CHUNKS_2D))
+@pytest.mark.parametrize("axis", AXES_2D, ids=str)
+def test_2d(dtype, chunks, axis):
+    x = X2.astype(dtype)
+    check("softmax", x, chunks, axis=axis)
+    check("log_softmax", x, chunks, axis=axis)
+    for keepdims in (False, True):
+        check("logsumexp", x, chunks, axis=axis, keepdims=keepdims)
+        check("logsumexp", x, chunks, axis=axis, keepdims=keepdims, return_sign=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("chunks", list(CHUNKS_3D.values()), ids=list(CHUNKS_3D))
+@pytest.mark.parametrize("axis", AXES_3D, ids=str)
+def test_3d(dtype, chunks, axis):
+    x = X3.astype(dtype)
+    check("softmax", x, chunks, axis=axis)
+    check("log_softmax", x, chunks, axis=axis)
+    check("logsumexp", x, chunks, axis=axis, keepdims=True)
+    check("logsumexp", x, chunks, axis=axis, return_sign=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_large_spread_and_offset(dtype):
+    # accuracy: terms far below the max, an offset of 1e4, ties at the max across chunks
+    lim = 80 if dtype == np.float32 else 700
+    x = np.linspace(-lim, 0, 2 * 64).reshape(2, 64)
+    x[1] += 1e4
+    x[:, [3, 40, 63]] = x[:, [-1]]
+    x = x.astype(dtype)
+    for chunks in [(2, 7), (1, 16), -1]:
+        for axis in (1, None):
+            for func in FUNCS:
+                check(func, x, chunks, axis=axis)
+    check("log_softmax", np.array([0.0, -40.0, -40.0, -41.0], dtype=dtype), 1)
+    check("logsumexp", np.array([0.0, -40.0, -40.0, -41.0], dtype=dtype), 1)
+
+
+def special_rows(dtype):
+    inf, nan = np.inf, np.nan
+    rows = [
+        [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        [inf, 1.0, 2.0, 3.0, 4.0, 5.0],
+        [1.0, 2.0, 3.0, 4.0, 5.0, inf],
+        [inf, 1.0, 2.0, inf, 4.0, 5.0],
+        [inf, -inf, 1.0, 2.0, -inf, 3.0],
+        [nan, 1.0, 2.0, 3.0, 4.0, 5.0],
+        [1.0, 2.0, 3.0, 4.0, 5.0, nan],
+        [nan, inf, 1.0, 2.0, 3.0, -inf],
+        [-inf] * 6,
+        [-inf, -inf, -inf, 1.0, -inf, -inf],
+        [-inf, 1.0, -inf, 2.0, -inf, 3.0],
+        [-inf, -inf, -inf, -inf, -inf, nan],
+        [inf] * 6,
+        [1.0, 1.0, -1.0, 0.0, 1.0, 2.0],
+    ]
+    big = np.finfo(dtype).max  # the largest finite values, ties among them
+    x = np.array(rows, dtype=dtype)
+    x[-1, :3] *= big
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("chunks", [-1, (3, 2), (1, 1), ((7, 7), (1, 4, 1))], ids=str)
+def test_special_values(dtype, chunks):
+    x = special_rows(dtype)
+    for axis in (1, -1, None):
+        check("softmax", x, chunks, axis=axis)
+        check("log_softmax", x, chunks, axis=axis)
+        check("logsumexp", x, chunks, axis=axis)
+        check("logsumexp", x, chunks, axis=axis, return_sign=True)
+    # columns: every column holds a mix of specials
+    check("logsumexp", x.T.copy(), chunks[::-1] if isinstance(chunks, tuple) else chunks, axis=0)
+
+
+@pytest.mark.parametrize("chunks", [-1, (3, 2), ((4, 6), (1, 4, 1))], ids=str)
+def test_weights(chunks):
+    x = special_rows(np.float64)[[0, 1, 4, 8, 9, 10, 13]]
+    x = np.concatenate([x, X2[:3, :6]])
+    wrow = np.array([1.0, -2.0, 0.0, 0.5, 3.0, -1.0])
+    full = RNG.standard_normal(x.shape)
+    full[:, 2] = 0.0
+    cases = [wrow, full, 2.5, np.abs(full) + 0.1, wrow[None, :], np.array([[0.0] * 6])]
+    for b in cases:
+        for axis in (1, -1, None, 0, (0, 1)):
+            for keepdims in (False, True):
+                check("logsumexp", x, chunks, axis=axis, b=b, keepdims=keepdims)
+                check("logsumexp", x, chunks, axis=axis, b=b, keepdims=keepdims, return_sign=True)
+
+
+def test_weights_cancel_and_drop():
+    # exact cancellation at the max (ties sum to 0), zero weights on inf and NaN, b of
+    # another dtype and a Python scalar weight, a Dask b with other chunks
+    x = np.array([[1.0, 1.0, 0.0, -1.0], [1.0, 1.0, 5.0, 5.0], [np.inf, 2.0, np.nan, 1.0],
+                  [3.0, 3.0, 3.0, 3.0]])
+    b = np.array([[1.0, -1.0, 1.0, 1.0], [1.0, -1.0, 2.0, -2.0], [0.0, 1.0, 0.0, 1.0],
+                  [1.0, 1.0, -1.0, -1.0]])
+    for chunks in (-1, 1, (2, 3)):
+        for rs in (False, True):
+            check("logsumexp", x, chunks, axis=1, b=b, return_sign=rs)
+    check("logsumexp", x.astype(np.float32), 1, axis=1, b=b.astype(np.float32), return_sign=True)
+    check("logsumexp", x.astype(np.float32), 1, axis=1, b=2.5)
+    check("logsumexp", x.astype(np.float32), 1, axis=1, b=b)           # float64 b: float64 result
+    dx = da.from_array(X2, chunks=(5, 6))
+    db = da.from_array(np.abs(X2) - 1.0, chunks=(4, 17))
+    got = [compute(p) for p in _dask.logsumexp(dx, axis=1, b=db, return_sign=True)]
+    want = fs.logsumexp(X2, axis=1, b=np.abs(X2) - 1.0, return_sign=True)
+    assert_same(got[0], want[0])
+    assert_same(got[1], want[1])
+    # b broadcasting a up: a of shape (17,), b of shape (3, 17)
+    got = compute(_dask.logsumexp(da.from_array(X2[0], chunks=5), axis=-1, b=np.ones((3, 17))))
+    assert_same(got, fs.logsumexp(X2[0], axis=-1, b=np.ones((3, 17))))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int8, np.bool_, np.float16])
+def test_other_dtypes(dtype):
+    x = (X2 * 3).astype(dtype)
+    for func in FUNCS:
+        got, want = run(func, x, (5, 6), axis=1)
+        assert got.dtype == want.dtype
+        if want.dtype == np.float16:
+            np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=2e-3)
+        else:
+            assert_same(got, want)
+
+
+def test_complex_logsumexp():
+    x = X2[:4] + 1j * X2[4:8]
+    for chunks in (-1, (2, 5)):
+        for axis in (1, None):
+            check("logsumexp", x, chunks, axis=axis)
+            check("logsumexp", x, chunks, axis=axis, return_sign=True)
+
+
+@pytest.mark.parametrize("shape,axis", [((0, 5), 1), ((4, 0), 1), ((4, 0), 0), ((4, 0), None),
+                                        ((0,), None), ((3, 0, 2), (1, 2))])
+def test_empty(shape, axis):
+    x = np.empty(shape)
+    for keepdims in (False, True):
+        check("logsumexp", x, 2, axis=axis, keepdims=keepdims)
+        check("logsumexp", x, 2, axis=axis, keepdims=keepdims, return_sign=True)
+    check("softmax", x, 2, axis=axis)
+    check("log_softmax", x, 2, axis=axis)
+
+
+def test_zero_d():
+    for func in FUNCS:
+        x = np.array(1.5)
+        got, want = run(func, x, (), axis=None)
+        assert got.shape == np.shape(want) == ()
+        assert got.dtype == want.dtype
+        assert_same(got, want)
+    check("logsumexp", np.array(1.5), (), keepdims=True)
+    check("logsumexp", np.array(1.5), (), axis=0, return_sign=True)
+
+
+def test_lazy_and_errors():
+    dx = da.from_array(X2, chunks=(5, 6))
+    calls = []
+    fs_lse = _dask.logsumexp(dx.map_blocks(lambda b: calls.append(b.size) or b, dtype=dx.dtype), axis=1)
+    assert not any(calls) and isinstance(fs_lse, da.Array)  # nothing computed (only dask's meta probes)
+    assert fs_lse.shape == (12,) and fs_lse.dtype == np.float64
+    assert _dask.softmax(dx.astype(np.float32), axis=0).dtype == np.float32
+    with pytest.raises(AxisError):
+        _dask.softmax(dx, axis=2)
+    with pytest.raises(AxisError):
+        _dask.logsumexp(dx, axis=(0, 0))
+    with pytest.raises(TypeError):
+        _dask.softmax(dx + 1j, axis=1)
+    with pytest.raises(TypeError):
+        _dask.logsumexp(da.from_array(np.array(["a", "b"])))
+
+
+def test_split_every_tree():
+    # a deep combine tree (many chunks, small split_every) gives the same result
+    import dask
+
+    x = RNG.standard_normal((3, 400))
+    with dask.config.set(split_every=2):
+        for func in FUNCS:
+            check(func, x, (3, 7), axis=1)
+            check(func, x, (1, 9), axis=None)
+
+
+# ---------------------------------------------------------------------------------------
+# a real distributed cluster
+
+distributed = pytest.importorskip("distributed")
+
+def _cluster_check(client):
+    x = RNG.standard_normal((40, 300)).astype(np.float32)
+    dx = da.from_array(x, chunks=(13, 64))
+    b = np.abs(x[0]) + 0.5  # float32 weights: the in-memory oracle computes in float32
+    lazy = [_dask.softmax(dx, axis=1), _dask.log_softmax(dx, axis=None),
+            _dask.logsumexp(dx, axis=1), *_dask.logsumexp(dx, axis=0, b=b, return_sign=True)]
+    got = client.compute(lazy, sync=True)
+    want = [fs.softmax(x, axis=1), fs.log_softmax(x, axis=None), fs.logsumexp(x, axis=1),
+            *fs.logsumexp(x, axis=0, b=b, return_sign=True)]
+    for g, w in zip(got, want):
+        assert_same(g, w)
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["threads", "processes"])
+def client(request):
+    if request.param:
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           dashboard_address=None)
+    else:
+        cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                           dashboard_address=None)
+    client = distributed.Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def test_distributed(client):
+    _cluster_check(client)
+
+
+def test_public_functions_dispatch_dask_arrays():
+    """fastsoftmax.softmax & co. hand Dask arrays to fastsoftmax._dask and stay lazy."""
+    import fastsoftmax
+
+    x = np.random.default_rng(5).normal(0, 3, (40, 30))
+    dx = da.from_array(x, chunks=(7, 11))
+    for name in ("softmax", "log_softmax", "logsumexp"):
+        got = getattr(fastsoftmax, name)(dx, axis=0)
+        assert isinstance(got, da.Array)
+        np.testing.assert_allclose(got.compute(), getattr(fastsoftmax, name)(x, axis=0), rtol=1e-13)
+    with pytest.raises(NotImplementedError):
+        fastsoftmax.softmax(dx, axis=0, where=np.ones(x.shape, bool))
