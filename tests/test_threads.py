@@ -48,9 +48,12 @@ def test_omp_num_threads_sets_the_count():
 
 
 def test_threadpoolctl_sees_and_limits_the_openmp_runtime():
-    if _core.max_threads() <= 1 and os.cpu_count() and os.cpu_count() > 1:
-        # a serial build (no OpenMP in the compiler): nothing for threadpoolctl to control
-        pytest.skip("built without OpenMP")
+    # set both counts explicitly: other libraries in the process (torch, dask) may have
+    # lowered the OpenMP default already
+    with threadpoolctl.threadpool_limits(limits=2, user_api="openmp"):
+        if _core.max_threads() == 1:
+            pytest.skip("built without OpenMP")  # a serial build: nothing to control
+        assert _core.max_threads() == 2
     with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
         assert _core.max_threads() == 1
 
