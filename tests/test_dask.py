@@ -313,3 +313,16 @@ def test_public_functions_dispatch_dask_arrays():
         np.testing.assert_allclose(got.compute(), getattr(fastsoftmax, name)(x, axis=0), rtol=1e-13)
     with pytest.raises(NotImplementedError):
         fastsoftmax.softmax(dx, axis=0, where=np.ones(x.shape, bool))
+
+
+def test_two_calls_in_one_graph_keep_their_own_keys():
+    """Two softmaxes of different arrays computed together: every layer's key must depend
+    on its inputs (a fixed name would make one call's blocks stand in for the other's)."""
+    import dask
+
+    rng = np.random.default_rng(9)
+    x, y = rng.normal(size=(40, 30)), rng.normal(size=(40, 30))
+    gx, gy = (fs.softmax(da.from_array(v, chunks=(7, 11)), axis=0) for v in (x, y))
+    got_x, got_y = dask.compute(gx, gy, scheduler="synchronous")
+    np.testing.assert_allclose(got_x, fs.softmax(x, axis=0), rtol=1e-13)
+    np.testing.assert_allclose(got_y, fs.softmax(y, axis=0), rtol=1e-13)

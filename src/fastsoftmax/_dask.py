@@ -270,8 +270,10 @@ def _softmax_like(x, axis, func):
         axis=axes, keepdims=True, dtype=pdtype, combine=_lse_combine, concatenate=True,
         meta=np.empty((0,) * x.ndim, dtype=pdtype), name=f"fastsoftmax-{func}-lse",
     )
+    # token=, not name=: name= would be the whole key, the same for every call, and a
+    # distributed scheduler would hand one call's blocks to another
     return da.map_blocks(_finish_block, x, parts, func == "softmax", result, dtype=result, meta=meta,
-                         name=f"fastsoftmax-{func}")
+                         token=f"fastsoftmax-{func}")
 
 
 def _in_memory_block(blk, in_memory, axes):
