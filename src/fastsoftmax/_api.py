@@ -74,10 +74,10 @@ def _is_dask(x):
     return type(x).__module__.startswith("dask.array")
 
 
-def _dask_call(func, name, *args, **kwargs):
+def _dask_call(func, *args, **kwargs):
     """Hand a Dask array to fastsoftmax._dask (lazy results); out=/dtype=/where= not yet."""
     if any(kwargs.pop(k, None) is not None for k in ("out", "dtype", "where")):
-        raise NotImplementedError(f"{name}: out=, dtype= and where= are not supported on Dask arrays yet")
+        raise NotImplementedError(f"{func}: out=, dtype= and where= are not supported on Dask arrays yet")
     from . import _dask
 
     return getattr(_dask, func)(*args, **kwargs)
@@ -205,6 +205,20 @@ def _softmax_where(x, axis, op, func, where, out, dtype):
     return res[()] if res.ndim == 0 else res
 
 
+def _softmax_entry(x, axis, op, func, out, dtype, where):
+    """The route of a softmax / log_softmax call: the one-call fast path for the common
+    case first (it costs the rest nothing), then Dask, where=/masked, the full API path."""
+    if out is None and dtype is None and where is None:
+        res = _core.softmax_fast(x, axis, op)  # None unless x is exactly an ndarray
+        if res is not None:
+            return res
+    if _is_dask(x):
+        return _dask_call(func, x, axis, out=out, dtype=dtype, where=where)
+    if where is not None or isinstance(x, np.ma.MaskedArray):
+        return _softmax_where(x, axis, op, func, where, out, dtype)
+    return _softmax_like(x, axis, op, func, out, dtype)
+
+
 def softmax(x, axis=None, *, out=None, dtype=None, where=None):
     """Softmax along `axis`: exp(x) / sum(exp(x)), computed stably.
 
@@ -238,15 +252,7 @@ def softmax(x, axis=None, *, out=None, dtype=None, where=None):
     array([[0.5 , 0.5 ],
            [0.25, 0.75]], dtype=float32)
     """
-    if _is_dask(x):
-        return _dask_call("softmax", "softmax", x, axis, out=out, dtype=dtype, where=where)
-    if where is not None or isinstance(x, np.ma.MaskedArray):
-        return _softmax_where(x, axis, _core.SOFTMAX, "softmax", where, out, dtype)
-    if out is None and dtype is None:
-        res = _core.softmax_fast(x, axis, _core.SOFTMAX)
-        if res is not None:
-            return res
-    return _softmax_like(x, axis, _core.SOFTMAX, "softmax", out, dtype)
+    return _softmax_entry(x, axis, _core.SOFTMAX, "softmax", out, dtype, where)
 
 
 def log_softmax(x, axis=None, *, out=None, dtype=None, where=None):
@@ -261,15 +267,7 @@ def log_softmax(x, axis=None, *, out=None, dtype=None, where=None):
     >>> float(log_softmax([0.0, -40.0])[0])
     -4.248354255291589e-18
     """
-    if _is_dask(x):
-        return _dask_call("log_softmax", "log_softmax", x, axis, out=out, dtype=dtype, where=where)
-    if where is not None or isinstance(x, np.ma.MaskedArray):
-        return _softmax_where(x, axis, _core.LOG_SOFTMAX, "log_softmax", where, out, dtype)
-    if out is None and dtype is None:
-        res = _core.softmax_fast(x, axis, _core.LOG_SOFTMAX)
-        if res is not None:
-            return res
-    return _softmax_like(x, axis, _core.LOG_SOFTMAX, "log_softmax", out, dtype)
+    return _softmax_entry(x, axis, _core.LOG_SOFTMAX, "log_softmax", out, dtype, where)
 
 
 def _sign_of(out):
@@ -312,8 +310,12 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, *, out=No
     >>> logsumexp([1.0, 2.0], b=[1.0, -1.0], return_sign=True)
     (np.float64(1.5413248546129181), np.float64(-1.0))
     """
+    if b is None and not keepdims and not return_sign and out is None and dtype is None and where is None:
+        res = _core.logsumexp_fast(a, axis)
+        if res is not None:
+            return res
     if _is_dask(a) or _is_dask(b):
-        return _dask_call("logsumexp", "logsumexp", a, axis=axis, b=b, keepdims=keepdims,
+        return _dask_call("logsumexp", a, axis=axis, b=b, keepdims=keepdims,
                           return_sign=return_sign, out=out, dtype=dtype, where=where)
     if where is not None or isinstance(a, np.ma.MaskedArray):
         is_ma = isinstance(a, np.ma.MaskedArray)
@@ -329,10 +331,6 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, *, out=No
             axes = _normalize_axes(axis, filled.ndim)
             value = np.ma.MaskedArray(value, mask=~np.any(w, axis=axes, keepdims=keepdims))
         return (value, res[1]) if return_sign else value
-    if b is None and not keepdims and not return_sign and out is None and dtype is None:
-        res = _core.logsumexp_fast(a, axis)
-        if res is not None:
-            return res
     a = np.asarray(a)
     compute, result = _classify(a, "logsumexp", dtype)
     if b is not None:
