@@ -42,31 +42,33 @@ typedef struct fsm_kernels {
     float  (*row_max_f32)(const float *x, fsm_int n);
     double (*row_max_f64)(const double *x, fsm_int n);
 
-    /* y_i = exp(x_i - m) (y may be NULL: sum only). With ties non-NULL, *sum is the rest
-     * and *ties the count (see above); with ties NULL, *sum is the sum of all terms. */
-    void (*row_expsum_f32)(const float *x, fsm_int n, float m, float *y, double *sum, double *ties);
-    void (*row_expsum_f64)(const double *x, fsm_int n, double m, double *y, double *sum, double *ties);
+    /* y_i = exp((x_i - m) / t) (y may be NULL: sum only); t > 0 is the temperature, 1 for
+     * plain softmax. With ties non-NULL, *sum is the rest and *ties the count (see above);
+     * with ties NULL, *sum is the sum of all terms. */
+    void (*row_expsum_f32)(const float *x, fsm_int n, float m, float t, float *y, double *sum, double *ties);
+    void (*row_expsum_f64)(const double *x, fsm_int n, double m, double t, double *y, double *sum, double *ties);
 
     /* y_i *= (s_hi + s_lo), the scale carried as a double-length pair for accuracy. */
     void (*row_scale_f32)(float *y, fsm_int n, float s_hi, float s_lo);
     void (*row_scale_f64)(double *y, fsm_int n, double s_hi, double s_lo);
 
-    /* y_i = (x_i - m) - (c_hi + c_lo) with x_i - m exact (log_softmax; c = log of the sum). */
-    void (*row_logsub_f32)(const float *x, fsm_int n, float m, float c_hi, float c_lo, float *y);
-    void (*row_logsub_f64)(const double *x, fsm_int n, double m, double c_hi, double c_lo, double *y);
+    /* y_i = (x_i - m) / t - (c_hi + c_lo) with (x_i - m) / t carried to double length
+     * (log_softmax; c = log of the sum). */
+    void (*row_logsub_f32)(const float *x, fsm_int n, float m, float t, float c_hi, float c_lo, float *y);
+    void (*row_logsub_f64)(const double *x, fsm_int n, double m, double t, double c_hi, double c_lo, double *y);
 
     /* The same four steps down w columns; m, rest, ties, s_hi/s_lo, c_hi/c_lo are per column. */
     void (*col_max_f32)(const float *x, fsm_int xs, fsm_int n, fsm_int w, float *m);
     void (*col_max_f64)(const double *x, fsm_int xs, fsm_int n, fsm_int w, double *m);
-    void (*col_expsum_f32)(const float *x, fsm_int xs, fsm_int n, fsm_int w, const float *m,
+    void (*col_expsum_f32)(const float *x, fsm_int xs, fsm_int n, fsm_int w, const float *m, float t,
                            float *y, fsm_int ys, double *sum, double *ties);
-    void (*col_expsum_f64)(const double *x, fsm_int xs, fsm_int n, fsm_int w, const double *m,
+    void (*col_expsum_f64)(const double *x, fsm_int xs, fsm_int n, fsm_int w, const double *m, double t,
                            double *y, fsm_int ys, double *sum, double *ties);
     void (*col_scale_f32)(float *y, fsm_int ys, fsm_int n, fsm_int w, const float *s_hi, const float *s_lo);
     void (*col_scale_f64)(double *y, fsm_int ys, fsm_int n, fsm_int w, const double *s_hi, const double *s_lo);
-    void (*col_logsub_f32)(const float *x, fsm_int xs, fsm_int n, fsm_int w, const float *m,
+    void (*col_logsub_f32)(const float *x, fsm_int xs, fsm_int n, fsm_int w, const float *m, float t,
                            const float *c_hi, const float *c_lo, float *y, fsm_int ys);
-    void (*col_logsub_f64)(const double *x, fsm_int xs, fsm_int n, fsm_int w, const double *m,
+    void (*col_logsub_f64)(const double *x, fsm_int xs, fsm_int n, fsm_int w, const double *m, double t,
                            const double *c_hi, const double *c_lo, double *y, fsm_int ys);
 } fsm_kernels;
 
@@ -85,6 +87,8 @@ int fsm_best_isa(void);
 /* ---- drivers (fsm_driver.c) ----
  * The array is seen as (outer, n, inner): reduce along n. Strides are in elements, any sign.
  * op: FSM_SOFTMAX or FSM_LOG_SOFTMAX, y has x's shape; for logsumexp, y is (outer, inner).
+ * t: the temperature, a positive finite number (softmax(x / t)); 1 for the plain function,
+ * which then runs the loops without any temperature arithmetic.
  * Return 0, or -1 when scratch memory could not be allocated. Run without the GIL.
  * Rows are independent, so splitting them over threads changes no result bit. */
 enum { FSM_SOFTMAX = 0, FSM_LOG_SOFTMAX = 1 };
@@ -105,8 +109,8 @@ void fsm_ratio_pair(double c, double sum, double *hi, double *lo);
 /* threads an OpenMP region of the calling thread would get (1 without OpenMP) */
 int fsm_max_threads(void);
 
-int fsm_softmax_f32(const fsm_kernels *k, int op, const float *x, float *y, const fsm_shape *s);
-int fsm_softmax_f64(const fsm_kernels *k, int op, const double *x, double *y, const fsm_shape *s);
+int fsm_softmax_f32(const fsm_kernels *k, int op, float t, const float *x, float *y, const fsm_shape *s);
+int fsm_softmax_f64(const fsm_kernels *k, int op, double t, const double *x, double *y, const fsm_shape *s);
 int fsm_logsumexp_f32(const fsm_kernels *k, const float *x, float *y, const fsm_shape *s);
 int fsm_logsumexp_f64(const fsm_kernels *k, const double *x, double *y, const fsm_shape *s);
 

@@ -39,7 +39,7 @@ static FT D(special_lse)(const FT *x, fsm_int xs, fsm_int n)
 }
 
 /* one contiguous row */
-static void D(softmax_row)(const fsm_kernels *k, int op, const FT *x, FT *y, fsm_int n)
+static void D(softmax_row)(const fsm_kernels *k, int op, FT t, const FT *x, FT *y, fsm_int n)
 {
     FT m = KER(k, row_max)(x, n);
     if (!(m > (FT)-INFINITY && m < (FT)INFINITY)) {
@@ -51,14 +51,14 @@ static void D(softmax_row)(const fsm_kernels *k, int op, const FT *x, FT *y, fsm
     if (op == FSM_SOFTMAX) {
         double inv_hi, inv_lo;
         double sum;
-        KER(k, row_expsum)(x, n, m, y, &sum, NULL);
+        KER(k, row_expsum)(x, n, m, t, y, &sum, NULL);
         fsm_ratio_pair(1.0, sum, &inv_hi, &inv_lo);
         D(split)(inv_hi, inv_lo, &hi, &lo);
         KER(k, row_scale)(y, n, hi, lo);
     } else {
-        KER(k, row_expsum)(x, n, m, NULL, &rest, &ties);
+        KER(k, row_expsum)(x, n, m, t, NULL, &rest, &ties);
         D(split)(fsm_log_of_sum(rest, ties), 0.0, &hi, &lo);
-        KER(k, row_logsub)(x, n, m, hi, lo, y);
+        KER(k, row_logsub)(x, n, m, t, hi, lo, y);
     }
 }
 
@@ -67,7 +67,7 @@ static FT D(lse_row)(const fsm_kernels *k, const FT *x, fsm_int n)
     FT m = KER(k, row_max)(x, n);
     if (!(m > (FT)-INFINITY && m < (FT)INFINITY)) return D(special_lse)(x, 1, n);
     double rest, ties;
-    KER(k, row_expsum)(x, n, m, NULL, &rest, &ties);
+    KER(k, row_expsum)(x, n, m, 1, NULL, &rest, &ties);
     return (FT)((double)m + fsm_log_of_sum(rest, ties));
 }
 
@@ -81,14 +81,14 @@ static fsm_int D(col_block)(fsm_int n)
 }
 
 /* w contiguous columns of n rows (row stride xs, ys) */
-static void D(softmax_cols)(const fsm_kernels *k, int op, const FT *x, fsm_int xs, FT *y,
+static void D(softmax_cols)(const fsm_kernels *k, int op, FT t, const FT *x, fsm_int xs, FT *y,
                             fsm_int ys, fsm_int n, fsm_int w)
 {
     FT m[FSM_COL_BLOCK], a[FSM_COL_BLOCK], b[FSM_COL_BLOCK];
     double rest[FSM_COL_BLOCK], ties[FSM_COL_BLOCK];
     KER(k, col_max)(x, xs, n, w, m);
-    if (op == FSM_SOFTMAX) KER(k, col_expsum)(x, xs, n, w, m, y, ys, rest, NULL);
-    else KER(k, col_expsum)(x, xs, n, w, m, NULL, ys, rest, ties);
+    if (op == FSM_SOFTMAX) KER(k, col_expsum)(x, xs, n, w, m, t, y, ys, rest, NULL);
+    else KER(k, col_expsum)(x, xs, n, w, m, t, NULL, ys, rest, ties);
     for (fsm_int j = 0; j < w; j++) {
         if (op == FSM_SOFTMAX) {
             double inv_hi, inv_lo;
@@ -99,7 +99,7 @@ static void D(softmax_cols)(const fsm_kernels *k, int op, const FT *x, fsm_int x
         }
     }
     if (op == FSM_SOFTMAX) KER(k, col_scale)(y, ys, n, w, a, b);
-    else KER(k, col_logsub)(x, xs, n, w, m, a, b, y, ys);
+    else KER(k, col_logsub)(x, xs, n, w, m, t, a, b, y, ys);
     for (fsm_int j = 0; j < w; j++)
         if (!(m[j] > (FT)-INFINITY && m[j] < (FT)INFINITY)) D(special_row)(op, x + j, xs, y + j, ys, n);
 }
@@ -110,7 +110,7 @@ static void D(lse_cols)(const fsm_kernels *k, const FT *x, fsm_int xs, FT *y, fs
     FT m[FSM_COL_BLOCK];
     double rest[FSM_COL_BLOCK], ties[FSM_COL_BLOCK];
     KER(k, col_max)(x, xs, n, w, m);
-    KER(k, col_expsum)(x, xs, n, w, m, NULL, 0, rest, ties);
+    KER(k, col_expsum)(x, xs, n, w, m, 1, NULL, 0, rest, ties);
     for (fsm_int j = 0; j < w; j++) {
         if (m[j] > (FT)-INFINITY && m[j] < (FT)INFINITY)
             y[j * yi] = (FT)((double)m[j] + fsm_log_of_sum(rest[j], ties[j]));
@@ -133,7 +133,7 @@ static int D(threads_for)(const fsm_shape *s)
 
 /* Rows [r0, r1) of the (outer, inner) grid, each reduced along n: in place when the rows
  * are contiguous, else through scratch (gathered, done, scattered). 0, or -1 (no memory). */
-static int D(softmax_rows)(const fsm_kernels *k, int op, const FT *x, FT *y, const fsm_shape *s,
+static int D(softmax_rows)(const fsm_kernels *k, int op, FT t, const FT *x, FT *y, const fsm_shape *s,
                            fsm_int r0, fsm_int r1)
 {
     const fsm_int n = s->n;
@@ -149,11 +149,11 @@ static int D(softmax_rows)(const fsm_kernels *k, int op, const FT *x, FT *y, con
         const FT *xr = x + o * s->x_outer + j * s->x_inner;
         FT *yr = y + o * s->y_outer + j * s->y_inner;
         if (contiguous) {
-            D(softmax_row)(k, op, xr, yr, n);
+            D(softmax_row)(k, op, t, xr, yr, n);
             continue;
         }
         for (fsm_int i = 0; i < n; i++) xb[i] = xr[i * s->x_n];
-        D(softmax_row)(k, op, xb, yb, n);
+        D(softmax_row)(k, op, t, xb, yb, n);
         for (fsm_int i = 0; i < n; i++) yr[i * s->y_n] = yb[i];
     }
     free(xb);
@@ -183,12 +183,12 @@ static int D(lse_rows)(const fsm_kernels *k, const FT *x, FT *y, const fsm_shape
 }
 
 /* Blocks [b0, b1) of wb contiguous columns (per outer index `per` blocks). */
-static void D(softmax_blocks)(const fsm_kernels *k, int op, const FT *x, FT *y, const fsm_shape *s,
+static void D(softmax_blocks)(const fsm_kernels *k, int op, FT t, const FT *x, FT *y, const fsm_shape *s,
                               fsm_int wb, fsm_int per, fsm_int b0, fsm_int b1)
 {
     for (fsm_int b = b0; b < b1; b++) {
         const fsm_int o = b / per, j = (b % per) * wb;
-        D(softmax_cols)(k, op, x + o * s->x_outer + j, s->x_n, y + o * s->y_outer + j, s->y_n,
+        D(softmax_cols)(k, op, t, x + o * s->x_outer + j, s->x_n, y + o * s->y_outer + j, s->y_n,
                         s->n, s->inner - j < wb ? s->inner - j : wb);
     }
 }
@@ -210,7 +210,7 @@ static void D(lse_blocks)(const fsm_kernels *k, const FT *x, FT *y, const fsm_sh
 #define FSM_CHUNKS(units, nt) ((units) < (fsm_int)(nt) * 16 ? (units) : (fsm_int)(nt) * 16)
 #endif
 
-int FSM_CAT(fsm_softmax_, FTN)(const fsm_kernels *k, int op, const FT *x, FT *y, const fsm_shape *s)
+int FSM_CAT(fsm_softmax_, FTN)(const fsm_kernels *k, int op, FT t, const FT *x, FT *y, const fsm_shape *s)
 {
     const fsm_int n = s->n;
     const int nt = D(threads_for)(s);
@@ -220,8 +220,8 @@ int FSM_CAT(fsm_softmax_, FTN)(const fsm_kernels *k, int op, const FT *x, FT *y,
     const fsm_int wb = D(col_block)(n), per = (s->inner + wb - 1) / wb;
     const fsm_int units = columns ? s->outer * per : s->outer * s->inner;
     if (nt <= 1) {
-        if (columns) D(softmax_blocks)(k, op, x, y, s, wb, per, 0, units);
-        else failed = D(softmax_rows)(k, op, x, y, s, 0, units);
+        if (columns) D(softmax_blocks)(k, op, t, x, y, s, wb, per, 0, units);
+        else failed = D(softmax_rows)(k, op, t, x, y, s, 0, units);
         return failed ? -1 : 0;
     }
 #ifdef _OPENMP
@@ -231,8 +231,8 @@ int FSM_CAT(fsm_softmax_, FTN)(const fsm_kernels *k, int op, const FT *x, FT *y,
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : failed)
         for (c = 0; c < chunks; c++) {
             const fsm_int u0 = units * c / chunks, u1 = units * (c + 1) / chunks;
-            if (columns) D(softmax_blocks)(k, op, x, y, s, wb, per, u0, u1);
-            else failed |= D(softmax_rows)(k, op, x, y, s, u0, u1);
+            if (columns) D(softmax_blocks)(k, op, t, x, y, s, wb, per, u0, u1);
+            else failed |= D(softmax_rows)(k, op, t, x, y, s, u0, u1);
         }
     }
 #endif

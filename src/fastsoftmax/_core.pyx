@@ -33,8 +33,8 @@ cdef extern from "fsm.h" nogil:
     const fsm_kernels *fsm_isa_kernels(int isa)
     int fsm_best_isa()
     int fsm_max_threads()
-    int fsm_softmax_f32(const fsm_kernels *k, int op, const float *x, float *y, const fsm_shape *s)
-    int fsm_softmax_f64(const fsm_kernels *k, int op, const double *x, double *y, const fsm_shape *s)
+    int fsm_softmax_f32(const fsm_kernels *k, int op, float t, const float *x, float *y, const fsm_shape *s)
+    int fsm_softmax_f64(const fsm_kernels *k, int op, double t, const double *x, double *y, const fsm_shape *s)
     int fsm_logsumexp_f32(const fsm_kernels *k, const float *x, float *y, const fsm_shape *s)
     int fsm_logsumexp_f64(const fsm_kernels *k, const double *x, double *y, const fsm_shape *s)
 
@@ -219,11 +219,13 @@ cdef cnp.ndarray _input_view(cnp.ndarray x, int axis, fsm_shape *s):
     return x
 
 
-def softmax_axis(cnp.ndarray x, int axis, int op, cnp.ndarray out):
-    """out = softmax (op=SOFTMAX) or log_softmax (op=LOG_SOFTMAX) of x along axis.
+def softmax_axis(cnp.ndarray x, int axis, int op, cnp.ndarray out, double temperature=1.0):
+    """out = softmax (op=SOFTMAX) or log_softmax (op=LOG_SOFTMAX) of x / temperature along
+    axis.
 
     x, out: same shape, same dtype (float32 or float64, native byte order, aligned);
-    0 <= axis < x.ndim. Returns out."""
+    0 <= axis < x.ndim; temperature: positive, finite, with a finite normal reciprocal in
+    x's dtype (the Python layer checks). Returns out."""
     cdef fsm_shape s
     cdef int rc
     cdef fsm_int unused
@@ -241,9 +243,9 @@ def softmax_axis(cnp.ndarray x, int axis, int op, cnp.ndarray out):
     try:
         with nogil:
             if typenum == cnp.NPY_FLOAT32:
-                rc = fsm_softmax_f32(_active, op, <const float *>xp, <float *>yp, &s)
+                rc = fsm_softmax_f32(_active, op, <float>temperature, <const float *>xp, <float *>yp, &s)
             else:
-                rc = fsm_softmax_f64(_active, op, <const double *>xp, <double *>yp, &s)
+                rc = fsm_softmax_f64(_active, op, temperature, <const double *>xp, <double *>yp, &s)
     finally:
         _leave()
     if rc != 0:

@@ -289,9 +289,9 @@ static int call_driver(const fsm_kernels *k, const dataset *d, int op, int layou
     const int dop = op == OP_SOFTMAX ? FSM_SOFTMAX : FSM_LOG_SOFTMAX;
     if (d->dt == DT_F32)
         return op == OP_LSE ? fsm_logsumexp_f32(k, d->xf, (float *)y, &s)
-                            : fsm_softmax_f32(k, dop, d->xf, (float *)y, &s);
+                            : fsm_softmax_f32(k, dop, 1, d->xf, (float *)y, &s);
     return op == OP_LSE ? fsm_logsumexp_f64(k, d->xd, (double *)y, &s)
-                        : fsm_softmax_f64(k, dop, d->xd, (double *)y, &s);
+                        : fsm_softmax_f64(k, dop, 1, d->xd, (double *)y, &s);
 }
 
 static double get(const dataset *d, const void *y, size_t i)
@@ -432,16 +432,16 @@ static void exact_checks(void)
         /* softmax of a constant row of length 5 is 1/5 to an ulp, of length 1 exactly 1 */
         float xf[5] = {7, 7, 7, 7, 7}, yf[5];
         fsm_shape s5 = {1, 5, 1, 5, 1, 1, 5, 1, 1};
-        fsm_softmax_f32(k, FSM_SOFTMAX, xf, yf, &s5);
+        fsm_softmax_f32(k, FSM_SOFTMAX, 1, xf, yf, &s5);
         int ok = 1;
         for (int i = 0; i < 5; i++) ok &= fabsf(yf[i] - 0.2f) <= 0x1p-25f;
         snprintf(what, sizeof what, "%s: softmax of a constant float32 row", k->name);
         check(ok, what);
         fsm_shape s1 = {1, 1, 1, 1, 1, 1, 1, 1, 1};
-        fsm_softmax_f32(k, FSM_SOFTMAX, xf, yf, &s1);
+        fsm_softmax_f32(k, FSM_SOFTMAX, 1, xf, yf, &s1);
         snprintf(what, sizeof what, "%s: softmax of one element is 1 (got %.9g)", k->name, yf[0]);
         check(yf[0] == 1.0f, what);
-        fsm_softmax_f32(k, FSM_LOG_SOFTMAX, xf, yf, &s1);
+        fsm_softmax_f32(k, FSM_LOG_SOFTMAX, 1, xf, yf, &s1);
         snprintf(what, sizeof what, "%s: log_softmax of one element is 0 (got %.9g)", k->name, yf[0]);
         check(yf[0] == 0.0f, what);
         /* empty reductions: logsumexp is -inf, softmax leaves y alone */
