@@ -204,3 +204,90 @@ def test_where_cost_stays_close_to_the_plain_call():
     mask = RNG.random(x.shape) < 0.8
     filled = np.where(mask, x, -np.inf).astype(np.float32)
     np.testing.assert_array_equal(softmax(x, axis=1, where=mask), softmax(filled, axis=1))
+
+
+# --------------------------------------------------------------------------- temperature=
+
+TEMPER_X = RNG.normal(0, 4, (5, 6, 7))
+
+
+@pytest.mark.parametrize("t", [0.25, 1.0, 3.5])
+@pytest.mark.parametrize("axis", AXES, ids=str)
+@pytest.mark.parametrize("name", FUNCS)
+def test_temperature_is_softmax_of_x_over_t(name, axis, t):
+    """softmax(x, temperature=T) == scipy softmax(x / T) (float64: x / T rounds once, which
+    SciPy sees and we do not; to 1e-13 relative; log_softmax near 0 absolutely, where
+    SciPy's x - max - log(sum) cancels: our relative accuracy there is test_isa_paths')."""
+    ours, theirs = FUNCS[name]
+    x = TEMPER_X.copy()
+    got = ours(x, axis=axis, temperature=t)
+    atol = 1e-300 if name == "softmax" else 1e-15 * np.abs(x / t).max()
+    np.testing.assert_allclose(got, theirs(x / t, axis=axis), rtol=1e-13, atol=atol)
+    np.testing.assert_array_equal(x, TEMPER_X)  # the input is not written
+
+
+@pytest.mark.parametrize("name", FUNCS)
+def test_temperature_one_is_the_plain_call(name):
+    ours, _ = FUNCS[name]
+    for t in (1, 1.0, np.float32(1), np.int64(1)):
+        np.testing.assert_array_equal(ours(X32, axis=1, temperature=t), ours(X32, axis=1))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.int32, np.bool_, np.longdouble])
+@pytest.mark.parametrize("name", FUNCS)
+def test_temperature_dtypes(name, dtype):
+    """The dtype rules of the plain call; T is rounded to the compute dtype as NumPy's
+    x / T rounds a Python float (float32 for float16/float32 inputs)."""
+    ours, theirs = FUNCS[name]
+    x = (TEMPER_X * (1 if dtype != np.bool_ else 0) + (dtype == np.bool_)).astype(dtype)
+    got = ours(x, axis=-1, temperature=0.3)
+    want_dtype = ours(x, axis=-1).dtype
+    assert got.dtype == want_dtype
+    compute = np.float32 if want_dtype in (np.float16, np.float32) else want_dtype.type
+    scaled = x.astype(compute).astype(np.longdouble) / np.longdouble(compute(0.3))
+    want = theirs(scaled, axis=-1).astype(want_dtype)
+    tol = {np.float16: 2e-3, np.float32: 2e-6}.get(want_dtype.type, 1e-13)
+    atol = 1e-30 if name == "softmax" else tol * float(np.abs(scaled).max())  # see above
+    np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=tol, atol=atol)
+
+
+@pytest.mark.parametrize("name", FUNCS)
+def test_temperature_with_where_out_and_dtype(name):
+    ours, theirs = FUNCS[name]
+    mask = RNG.random(X32.shape) < 0.7
+    got = ours(X32, axis=1, temperature=0.5, where=mask)
+    plain = ours(X32 / np.float32(0.5), axis=1, where=mask)
+    np.testing.assert_allclose(got, plain, rtol=3e-6, atol=1e-30)
+    out = np.empty_like(X32)
+    assert ours(X32, axis=1, temperature=0.5, out=out) is out
+    np.testing.assert_array_equal(out, ours(X32, axis=1, temperature=0.5))
+    got64 = ours(X32, axis=1, temperature=0.5, dtype=np.float64)
+    assert got64.dtype == np.float64
+    atol = 0 if name == "softmax" else 1e-15 * np.abs(X32 / 0.5).max()  # SciPy's cancellation
+    np.testing.assert_allclose(got64, theirs(X32.astype(np.float64) / 0.5, axis=1), rtol=1e-13, atol=atol)
+
+
+def test_temperature_beyond_the_dtype_range():
+    """T whose reciprocal is not a normal float32: x / T is taken in float64 first."""
+    x = np.array([1.0, 2.0, 3.0, 3.0], np.float32)
+    np.testing.assert_array_equal(softmax(x, temperature=1e-40), [0, 0, 0.5, 0.5])
+    np.testing.assert_allclose(softmax(x, temperature=1e300), np.full(4, 0.25), rtol=1e-7)
+    np.testing.assert_array_equal(log_softmax(x, temperature=1e-300)[:2], [-np.inf, -np.inf])
+    np.testing.assert_allclose(softmax(x.astype(np.float64), temperature=1e-310),
+                               [0, 0, 0.5, 0.5])
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("name", FUNCS)
+def test_temperature_must_be_positive_and_finite(name, bad):
+    ours, _ = FUNCS[name]
+    with pytest.raises(ValueError, match="temperature must be a positive finite number"):
+        ours(X32, temperature=bad)
+
+
+@pytest.mark.parametrize("bad", ["2", None, True, np.array([1.0, 2.0]), 1 + 0j])
+@pytest.mark.parametrize("name", FUNCS)
+def test_temperature_must_be_a_real_number(name, bad):
+    ours, _ = FUNCS[name]
+    with pytest.raises(TypeError, match="temperature must be a real number"):
+        ours(X32, temperature=bad)

@@ -38,9 +38,9 @@ def logsumexp_fast(x: object, axis: object) -> Any:
     """logsumexp for the common call (as softmax_fast): an array, a NumPy scalar for 1-d
     input, or None when the call needs the full API path."""
 
-def softmax_axis(x: np.ndarray[Any, Any], axis: int, op: int, out: _Out) -> _Out:
-    """out = softmax (op=SOFTMAX) or log_softmax (op=LOG_SOFTMAX) of x along axis; x and
-    out of one shape and dtype (float32 or float64, native, aligned). Returns out."""
+def softmax_axis(x: np.ndarray[Any, Any], axis: int, op: int, out: _Out, temperature: float = 1.0) -> _Out:
+    """out = softmax (op=SOFTMAX) or log_softmax (op=LOG_SOFTMAX) of x / temperature along
+    axis; x and out of one shape and dtype (float32 or float64, native, aligned). Returns out."""
 
 def logsumexp_axis(x: np.ndarray[Any, Any], axis: int, out: _Out) -> _Out:
     """out = logsumexp of x along axis; out has x's shape without that axis. Returns out."""
