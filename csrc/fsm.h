@@ -70,6 +70,14 @@ typedef struct fsm_kernels {
                            const float *c_hi, const float *c_lo, float *y, fsm_int ys);
     void (*col_logsub_f64)(const double *x, fsm_int xs, fsm_int n, fsm_int w, const double *m, double t,
                            const double *c_hi, const double *c_lo, double *y, fsm_int ys);
+
+    /* Weighted rows (logsumexp with b): the max of the x_i whose weight w_i != 0 (-inf if
+     * none), then ties = sum of w_i over x_i == m and rest = sum of w_i exp(x_i - m) over
+     * the others; a zero weight drops its term even where x is inf or NaN. */
+    float  (*row_wmax_f32)(const float *x, const float *w, fsm_int n);
+    double (*row_wmax_f64)(const double *x, const double *w, fsm_int n);
+    void (*row_wexpsum_f32)(const float *x, const float *w, fsm_int n, float m, double *rest, double *ties);
+    void (*row_wexpsum_f64)(const double *x, const double *w, fsm_int n, double m, double *rest, double *ties);
 } fsm_kernels;
 
 /* Columns handled per call of a column kernel: the per-column state (max, sums) lives on
@@ -113,6 +121,22 @@ int fsm_softmax_f32(const fsm_kernels *k, int op, float t, const float *x, float
 int fsm_softmax_f64(const fsm_kernels *k, int op, double t, const double *x, double *y, const fsm_shape *s);
 int fsm_logsumexp_f32(const fsm_kernels *k, const float *x, float *y, const fsm_shape *s);
 int fsm_logsumexp_f64(const fsm_kernels *k, const double *x, double *y, const fsm_shape *s);
+
+/* The partials of logsumexp per reduction, for callers that finish or combine them (b=,
+ * Dask): m = the max (of the x_i with w_i != 0 when w is given), ties = the count (the
+ * summed weight) of the x_i equal to m, rest = the sum of (w_i) exp(x_i - m) over the
+ * others; m, ties and rest are (outer, inner) arrays with strides y_outer, y_inner.
+ * w, NULL or of x's shape with strides w_st[3] (outer, n, inner; 0 to broadcast).
+ * Where m is not finite, ties and rest are unspecified. */
+int fsm_lse_parts_f32(const fsm_kernels *k, const float *x, const float *w, const fsm_int *w_st,
+                      const fsm_shape *s, float *m, double *ties, double *rest);
+int fsm_lse_parts_f64(const fsm_kernels *k, const double *x, const double *w, const fsm_int *w_st,
+                      const fsm_shape *s, double *m, double *ties, double *rest);
+
+/* where=: y_i = keep_i ? x_i : -inf over n contiguous elements (y may be x). Bit-masked,
+ * branch-free: random masks cost no mispredictions, and the loop vectorises. */
+void fsm_fill_excluded_f32(const float *x, const unsigned char *keep, float *y, fsm_int n);
+void fsm_fill_excluded_f64(const double *x, const unsigned char *keep, double *y, fsm_int n);
 
 /* the kernel tables, defined in the per-ISA files that this build compiled */
 extern const fsm_kernels fsm_kernels_scalar;

@@ -273,5 +273,70 @@ int FSM_CAT(fsm_logsumexp_, FTN)(const fsm_kernels *k, const FT *x, FT *y, const
     return failed ? -1 : 0;
 }
 
+/* Rows [r0, r1) of the partials (fsm.h): each row of x (and of w) gathered into scratch
+ * unless it is contiguous. 0, or -1 (no memory). */
+static int D(parts_rows)(const fsm_kernels *k, const FT *x, const FT *w, const fsm_int *w_st,
+                         const fsm_shape *s, FT *m, double *ties, double *rest, fsm_int r0, fsm_int r1)
+{
+    const fsm_int n = s->n;
+    FT *xb = NULL, *wb = NULL;
+    if (s->x_n != 1 || (w && w_st[1] != 1)) {
+        xb = (FT *)malloc(2 * (size_t)n * sizeof(FT));
+        if (!xb) return -1;
+        wb = xb + n;
+    }
+    for (fsm_int r = r0; r < r1; r++) {
+        const fsm_int o = r / s->inner, j = r % s->inner;
+        const FT *xr = x + o * s->x_outer + j * s->x_inner;
+        const FT *wr = w ? w + o * w_st[0] + j * w_st[2] : NULL;
+        if (xb && s->x_n != 1) {
+            for (fsm_int i = 0; i < n; i++) xb[i] = xr[i * s->x_n];
+            xr = xb;
+        }
+        if (wb && w && w_st[1] != 1) {
+            for (fsm_int i = 0; i < n; i++) wb[i] = wr[i * w_st[1]];
+            wr = wb;
+        }
+        const fsm_int at = o * s->y_outer + j * s->y_inner;
+        double t = 0, rs = 0;
+        FT mx = w ? KER(k, row_wmax)(xr, wr, n) : KER(k, row_max)(xr, n);
+        if (mx > (FT)-INFINITY && mx < (FT)INFINITY) {
+            if (w) KER(k, row_wexpsum)(xr, wr, n, mx, &rs, &t);
+            else KER(k, row_expsum)(xr, n, mx, 1, NULL, &rs, &t);
+        }
+        m[at] = mx, ties[at] = t, rest[at] = rs;
+    }
+    free(xb);
+    return 0;
+}
+
+int FSM_CAT(fsm_lse_parts_, FTN)(const fsm_kernels *k, const FT *x, const FT *w, const fsm_int *w_st,
+                                 const fsm_shape *s, FT *m, double *ties, double *rest)
+{
+    const int nt = D(threads_for)(s);
+    const fsm_int units = s->outer * s->inner;
+    int failed = 0;
+    if (units <= 0) return 0;
+    if (s->n <= 0) {
+        for (fsm_int o = 0; o < s->outer; o++)
+            for (fsm_int j = 0; j < s->inner; j++) {
+                const fsm_int at = o * s->y_outer + j * s->y_inner;
+                m[at] = (FT)-INFINITY, ties[at] = 0, rest[at] = 0;
+            }
+        return 0;
+    }
+    if (nt <= 1) return D(parts_rows)(k, x, w, w_st, s, m, ties, rest, 0, units);
+#ifdef _OPENMP
+    {
+        const fsm_int chunks = FSM_CHUNKS(units, nt);
+        fsm_int c;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : failed)
+        for (c = 0; c < chunks; c++)
+            failed |= D(parts_rows)(k, x, w, w_st, s, m, ties, rest, units * c / chunks, units * (c + 1) / chunks);
+    }
+#endif
+    return failed ? -1 : 0;
+}
+
 #undef D
 #undef KER

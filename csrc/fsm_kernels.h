@@ -111,4 +111,6 @@ const fsm_kernels FSM_CAT(fsm_kernels_, FSM_ISA_SUFFIX) = {
     FSM_BOTH(col_expsum),
     FSM_BOTH(col_scale),
     FSM_BOTH(col_logsub),
+    FSM_BOTH(row_wmax),
+    FSM_BOTH(row_wexpsum),
 };

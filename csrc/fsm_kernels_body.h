@@ -255,6 +255,87 @@ static void K(row_logsub)(const FT *x, fsm_int n, FT m, FT t, FT c_hi, FT c_lo, 
     else K(row_logsub_impl)(x, n, m, &c, c_hi, c_lo, y, 0);
 }
 
+/* ------------------------------------------------------------ weighted rows
+ * logsumexp with weights b (SciPy's b=): a term whose weight is 0 takes no part, even
+ * where x is inf or NaN. wmax is the max of the x_i with w_i != 0 (-inf when none);
+ * wexpsum splits the weighted sum as ties = sum of w_i over x_i == m and rest = sum of
+ * w_i exp(x_i - m) over the others (double accumulators as in K(acc_add)). A NaN weight
+ * counts as nonzero and makes the sums NaN: the caller treats the row as special. */
+
+/* x where w != 0, -inf where w == 0 (a zero weight must hide an inf or NaN x) */
+FSM_INLINE VT K(weighted_x)(VT x, VT w)
+{
+    const V(mask) w0 = V(eq)(w, V(set1)(0));
+    return V(add)(V(zero_where)(w0, x), V(keep_where)(w0, V(set1)(-INFINITY)));
+}
+
+static FT K(row_wmax)(const FT *x, const FT *w, fsm_int n)
+{
+    VT m0 = V(set1)(-INFINITY), m1 = m0;
+    fsm_int i = 0;
+    for (; i + 2 * VW <= n; i += 2 * VW) {
+        m0 = V(max)(m0, K(weighted_x)(V(load)(x + i), V(load)(w + i)));
+        m1 = V(max)(m1, K(weighted_x)(V(load)(x + i + VW), V(load)(w + i + VW)));
+    }
+    for (; i < n; i += VW) {
+        const fsm_int k = n - i < VW ? n - i : VW;
+        m0 = V(max)(m0, K(weighted_x)(K(load_k)(x + i, k, -INFINITY), K(load_k)(w + i, k, 0)));
+    }
+    m0 = V(max)(m0, m1);
+    FT buf[VW];
+    V(store)(buf, m0);
+    FT m = buf[0];
+    for (int j = 1; j < VW; j++) m = buf[j] > m ? buf[j] : m;
+    return m;
+}
+
+/* one vector of the weighted pass: the tie weight and the rest term of each lane. x is
+ * taken as it is: a zero weight zeroes its lane's terms (an inf or NaN x there gives a NaN
+ * exp, which the select drops), and x = -inf gives exp 0 (below the exp's cutoff). */
+FSM_INLINE void K(wexpsum_step)(VT x, VT w, VT m, VT neg_m, VT *tie, VT *term)
+{
+    VT lo;
+    const VT hi = K(sub_exact)(x, m, neg_m, &lo);
+    const V(mask) is_max = V(eq)(x, m);
+    const VT e = K(exp_lo)(hi, lo);
+    *tie = V(keep_where)(is_max, w);
+    *term = V(zero_where)(V(eq)(w, V(set1)(0)), V(zero_where)(is_max, V(mul)(w, e)));
+}
+
+static void K(row_wexpsum)(const FT *x, const FT *w, fsm_int n, FT m, double *rest, double *ties)
+{
+    const VT vm = V(set1)(m), neg_m = V(set1)(-m);
+    const vf64 z = vf64_set1(0.0);
+    vf64 r_tot = z, r_comp = z, t_tot = z, t_comp = z;
+    fsm_int i = 0;
+    while (i < n) {
+        const fsm_int end = n - i > FSM_SUM_BLOCK ? i + FSM_SUM_BLOCK : n;
+        vf64 r_lo = z, r_hi = z, t_lo = z, t_hi = z;
+        /* two vectors a step, added in the input precision before the double accumulators
+         * (as in K(row_expsum_impl)) */
+        for (; i + 2 * VW <= end; i += 2 * VW) {
+            VT tie0, term0, tie1, term1;
+            K(wexpsum_step)(V(load)(x + i), V(load)(w + i), vm, neg_m, &tie0, &term0);
+            K(wexpsum_step)(V(load)(x + i + VW), V(load)(w + i + VW), vm, neg_m, &tie1, &term1);
+            K(acc_add)(&t_lo, &t_hi, V(add)(tie0, tie1));
+            K(acc_add)(&r_lo, &r_hi, V(add)(term0, term1));
+        }
+        for (; i < end; i += VW) {
+            const fsm_int k = end - i < VW ? end - i : VW;
+            VT tie, term;
+            K(wexpsum_step)(K(load_k)(x + i, k, -INFINITY), K(load_k)(w + i, k, 0), vm, neg_m, &tie, &term);
+            K(acc_add)(&t_lo, &t_hi, tie);
+            K(acc_add)(&r_lo, &r_hi, term);
+        }
+        K(acc_lanes)(&r_lo, &r_hi);
+        K(acc_lanes)(&t_lo, &t_hi);
+        fsm_acc_flush(&r_tot, &r_comp, vf64_add(r_lo, r_hi));
+        fsm_acc_flush(&t_tot, &t_comp, vf64_add(t_lo, t_hi));
+    }
+    *rest = fsm_acc_total(r_tot, r_comp);
+    *ties = fsm_acc_total(t_tot, t_comp);
+}
+
 /* --------------------------------------------------------------- columns
  * w adjacent columns (w <= FSM_COL_BLOCK), n rows, row i at x + i*xs. The rows are walked in
  * tiles of FSM_COL_TILE: within a tile each group of VW columns is carried down the tile's

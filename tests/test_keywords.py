@@ -291,3 +291,76 @@ def test_temperature_must_be_a_real_number(name, bad):
     ours, _ = FUNCS[name]
     with pytest.raises(TypeError, match="temperature must be a real number"):
         ours(X32, temperature=bad)
+
+
+# --------------------------------------------------------------------------- b= on the C path
+
+def _exact_weighted_lse(x, w):
+    """log(sum(w * exp(x))) per row, exactly (mpmath, 40 digits), for w > 0."""
+    import mpmath
+
+    ctx = mpmath.mp.clone()
+    ctx.dps = 40
+    out = []
+    for xr, wr in zip(x.astype(np.float64), w.astype(np.float64)):
+        out.append(float(ctx.log(ctx.fsum(ctx.mpf(float(b)) * ctx.exp(ctx.mpf(float(a))) for a, b in zip(xr, wr)))))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_b_is_on_the_c_path_and_accurate(dtype, monkeypatch, restore_isa):
+    """Positive weights: against exact maths, 2 ulp of the result (rows of 1..40 elements,
+    spreads of 60, row-vector and full-shape weights), on every ISA path; the kernels'
+    partials are used (not the NumPy twin)."""
+    from fastsoftmax import _core, _reference
+
+    rng = np.random.default_rng(21)
+    used = []
+    real_parts = _core.logsumexp_parts
+    monkeypatch.setattr(_core, "logsumexp_parts", lambda *a: used.append(1) or real_parts(*a))
+    monkeypatch.setattr(_reference, "logsumexp", None)  # the twin must not be reached
+    for isa in [name for name, _, ok in _core.isa_table() if ok]:
+        _core.set_isa(isa)
+        for n in (1, 3, 8, 17, 40):
+            x = (rng.uniform(-60, 0, (6, n)) + rng.normal(0, 50, (6, 1))).astype(dtype)
+            for w in (rng.uniform(0.01, 10, (6, n)), rng.uniform(0.01, 10, n)):
+                w = w.astype(dtype)
+                got = logsumexp(x, axis=1, b=w)
+                assert got.dtype == dtype
+                exact = _exact_weighted_lse(x, np.broadcast_to(w, x.shape))
+                ulp = np.spacing(np.abs(exact).astype(dtype)).astype(np.float64)
+                err = np.abs(got.astype(np.float64) - exact) / np.maximum(ulp, np.spacing(dtype(1)))
+                assert err.max() <= 2.0, (isa, n, err.max())
+    assert used
+
+
+@pytest.mark.parametrize("a_dtype, b, want", [
+    (np.float32, 2.5, np.float32),                           # a Python scalar is weak
+    (np.float32, np.float64(2.5), np.float64),
+    (np.float32, np.ones(3, np.float64), np.float64),
+    (np.float16, np.ones(3, np.float16), np.float16),
+    (np.int32, np.ones(3, np.int64), np.float64),
+    (np.float64, np.ones(3, np.float32), np.float64),
+    (np.float32, np.ones(3, np.bool_), np.float32),
+])
+def test_b_result_dtype_is_scipys(a_dtype, b, want):
+    a = np.array([0.5, -1.0, 2.0]).astype(a_dtype)
+    got = logsumexp(a, b=b)
+    assert np.asarray(got).dtype == want
+    assert np.asarray(sc.logsumexp(a, b=b)).dtype == want
+    np.testing.assert_allclose(np.float64(got), sc.logsumexp(a.astype(np.float64), b=np.float64(b) if np.ndim(b) == 0 else np.asarray(b, np.float64)),
+                               rtol={np.float16: 2e-3, np.float32: 1e-6}.get(want, 1e-14))
+
+
+def test_b_special_values_follow_scipy_on_the_c_path():
+    """b = 0 hides inf and NaN in a; all-zero weights give (-inf, 0); weights that cancel
+    give -inf with sign 0; a negative sum is NaN without return_sign; a NaN weight gives NaN."""
+    a = np.array([[1.0, np.inf, 2.0], [np.nan, 0.5, 0.5], [1.0, 1.0, 3.0], [0.0, 1.0, 2.0], [0.0, 1.0, 2.0]],
+                 np.float32)
+    b = np.array([[1.0, 0.0, 2.0], [0.0, 1.0, -1.0], [0.0, 0.0, 0.0], [1.0, 1.0, -5.0], [1.0, np.nan, 1.0]],
+                 np.float32)
+    for return_sign in (False, True):
+        got = logsumexp(a, axis=1, b=b, return_sign=return_sign)
+        want = sc.logsumexp(a, axis=1, b=b, return_sign=return_sign)
+        for g, w in zip(got if return_sign else (got,), want if return_sign else (want,)):
+            np.testing.assert_allclose(g, w, rtol=1e-6, equal_nan=True)

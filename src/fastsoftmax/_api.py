@@ -103,8 +103,11 @@ def _masked(x, where, func):
                          f"the input's shape {x.shape}") from None
     compute, result = _classify(x, func)
     if compute is not None:  # the C path: a float32/float64 copy, excluded elements at -inf
-        filled = np.array(x, dtype=compute, order="C")
-        _core.fill_excluded(filled, np.ascontiguousarray(w))
+        if x.dtype == compute and x.flags.c_contiguous and x.flags.aligned:
+            filled = _core.fill_excluded(x, np.ascontiguousarray(w), np.empty_like(x))
+        else:
+            filled = np.array(x, dtype=compute, order="C")
+            _core.fill_excluded(filled, np.ascontiguousarray(w), filled)
     else:
         filled = np.where(w, x, -np.inf).astype(result)
     return filled, w, ma_mask, result
@@ -221,12 +224,18 @@ def _softmax_where(x, axis, op, func, where, out, dtype, temperature):
     filled, w, ma_mask, result = _masked(x, where, func)
     res = _softmax_like(filled, axis, op, func, None, result if dtype is None else dtype, temperature)
     fill = 0.0 if op == _core.SOFTMAX else -np.inf
-    axes = _normalize_axes(axis, max(filled.ndim, 1)) if filled.ndim else None
-    none_in = ~np.any(w, axis=axes, keepdims=True) if filled.ndim else ~w
     res = np.asarray(res)
-    np.copyto(res, fill, where=none_in)  # excluded elements are already 0 / -inf ...
-    if np.isnan(res).any():  # ... unless a NaN among the included made its row NaN
-        np.copyto(res, fill, where=~w)
+    # Excluded elements are already 0 / -inf (exp(-inf) = 0), except in the reductions that
+    # come out NaN: those with nothing included (all -inf) and those with a NaN or +inf
+    # among the included. Such a reduction is NaN at its first element, so one look there
+    # decides whether the fix-ups below (each a pass over the array) are needed at all.
+    axes = _normalize_axes(axis, res.ndim) if res.ndim else ()
+    first = res[tuple(slice(0, 1) if i in axes else slice(None) for i in range(res.ndim))]
+    if np.isnan(first).any():
+        none_in = ~np.any(w, axis=axes, keepdims=True) if res.ndim else ~w
+        np.copyto(res, fill, where=none_in)
+        if np.isnan(res).any():
+            np.copyto(res, fill, where=~w)
     if is_ma:
         return np.ma.MaskedArray(res, mask=ma_mask)
     if out is not None:
@@ -385,7 +394,14 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, *, out=No
     a = np.asarray(a)
     compute, result = _classify(a, "logsumexp", dtype)
     if b is not None:
-        _classify(np.asarray(b), "logsumexp")  # the same dtype rules for the weights
+        b_arr = np.asarray(b)
+        _classify(b_arr, "logsumexp")  # the same dtype rules for the weights
+        # the result dtype with weights, as SciPy's: a Python scalar b is weak (NEP 50)
+        a_dt = np.dtype(np.float64) if a.dtype.kind in "biu" and dtype is None else result
+        weighted = np.result_type(a_dt, b if type(b) in (int, float, complex) else b_arr, np.float16)
+        w_compute, w_result = _classify(np.empty(0, weighted), "logsumexp")
+        if w_compute is not None and a.size and b_arr.size:
+            return _logsumexp_weighted(a, b_arr, axis, keepdims, return_sign, out, w_compute, w_result)
     if compute is None or b is not None:
         if dtype is not None:
             a = a.astype(result)
@@ -406,17 +422,56 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, *, out=No
     else:
         merged, _ = _to_last_axis(ac, axes)
         res = _core.logsumexp_axis(merged, merged.ndim - 1, np.empty(merged.shape[:-1], dtype=compute))
-    if res.dtype != result:
-        res = res.astype(result)
-    if keepdims:
-        res = np.expand_dims(res, axes) if a.ndim else res.reshape(1)  # SciPy: atleast_1d
     sign = None
     if return_sign:
         sign = _sign_of(res) if a.size else np.full_like(res, -1.0)
-        sign = sign[()] if sign.ndim == 0 else sign
+    return _lse_deliver(res, sign, a.ndim, axes, keepdims, out, result)
+
+
+def _lse_deliver(res, sign, ndim, axes, keepdims, out, result):
+    """The finished logsumexp (res, and sign unless None) of an ndim-dimensional input
+    reduced over axes: cast to the result dtype, keepdims applied, written to out= if
+    given, NumPy scalars for 0-d results; a pair when sign is given."""
+    with np.errstate(over="ignore"):  # float16 results may round to inf, as SciPy's do
+        res = res.astype(result, copy=False)
+        sign = None if sign is None else np.asarray(sign).astype(result, copy=False)
+    if keepdims:  # SciPy: a 0-d input comes back 1-d
+        res = np.expand_dims(res, axes) if ndim else res.reshape(1)
+        sign = None if sign is None else sign.reshape(res.shape)
+    if sign is not None and sign.ndim == 0:
+        sign = sign[()]
     if out is not None:
         _check_out(out, res.shape, result, "logsumexp")
         res = _deliver(res, out)
     elif res.ndim == 0:
         res = res[()]
-    return (res, sign) if return_sign else res
+    return res if sign is None else (res, sign)
+
+
+def _logsumexp_weighted(a, b, axis, keepdims, return_sign, out, compute, result):
+    """logsumexp with weights b (real, broadcast against a) on the C path: the kernels give
+    the partials (max of the weighted terms, summed weight of the max terms, scaled sum of
+    the others) in one pass after the max, finished here as the twin finishes them. Where
+    that result is not finite (infinite or NaN inputs, sums that cancel to 0, a negative
+    sum without return_sign) the twin computes the whole call: SciPy's plain formula."""
+    ac, bc = _c_ready(a, compute), _c_ready(b, compute)
+    try:
+        A, B = np.broadcast_arrays(ac, bc)
+    except ValueError:
+        raise ValueError(f"logsumexp: b of shape {b.shape} does not broadcast against a of shape {a.shape}") from None
+    if A.ndim == 0:
+        A, B = A.reshape(1), B.reshape(1)
+    axes = _normalize_axes(axis, A.ndim)
+    ax = axes[0]
+    if len(axes) > 1:
+        (A, _), (B, _) = _to_last_axis(A, axes), _to_last_axis(B, axes)
+        ax = A.ndim - 1
+    m, ties, rest = _core.logsumexp_parts(A, ax, B)
+    res, sign = _reference.logsumexp_of_parts(m.astype(np.float64), ties, rest, return_sign)
+    if not np.isfinite(res).all():
+        res = _reference.logsumexp(_native(a).astype(result), axis=axis, b=b, keepdims=keepdims,
+                                   return_sign=return_sign)
+        res, sign = res if return_sign else (res, None)
+        return _lse_deliver(np.asarray(res), sign, -1, (), False, out, result)
+    return _lse_deliver(res, sign if return_sign else None, max(np.ndim(a), np.ndim(b)), axes,
+                        keepdims, out, result)

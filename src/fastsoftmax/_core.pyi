@@ -29,7 +29,7 @@ def set_isa(name: str) -> None:
 def max_threads() -> int:
     """Threads a large call would use now (1 when built without OpenMP)."""
 
-def fill_excluded(x: np.ndarray[Any, Any], mask: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]: ...
+def fill_excluded(x: np.ndarray[Any, Any], mask: np.ndarray[Any, Any], out: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]: ...
 def softmax_fast(x: object, axis: object, op: int) -> np.ndarray[Any, Any] | None:
     """softmax (op=SOFTMAX) / log_softmax (op=LOG_SOFTMAX) for the common call: a native,
     aligned float32/float64 array and one int axis (or None on 1-d); None otherwise."""
@@ -37,6 +37,12 @@ def softmax_fast(x: object, axis: object, op: int) -> np.ndarray[Any, Any] | Non
 def logsumexp_fast(x: object, axis: object) -> Any:
     """logsumexp for the common call (as softmax_fast): an array, a NumPy scalar for 1-d
     input, or None when the call needs the full API path."""
+
+def logsumexp_parts(
+    x: np.ndarray[Any, Any], axis: int, w: np.ndarray[Any, Any] | None = None
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """(m, ties, rest) of logsumexp along axis: the max (of the elements with nonzero
+    weight), the (weighted) count of the max terms, the scaled sum of the others."""
 
 def softmax_axis(x: np.ndarray[Any, Any], axis: int, op: int, out: _Out, temperature: float = 1.0) -> _Out:
     """out = softmax (op=SOFTMAX) or log_softmax (op=LOG_SOFTMAX) of x / temperature along

@@ -37,6 +37,12 @@ cdef extern from "fsm.h" nogil:
     int fsm_softmax_f64(const fsm_kernels *k, int op, double t, const double *x, double *y, const fsm_shape *s)
     int fsm_logsumexp_f32(const fsm_kernels *k, const float *x, float *y, const fsm_shape *s)
     int fsm_logsumexp_f64(const fsm_kernels *k, const double *x, double *y, const fsm_shape *s)
+    void fsm_fill_excluded_f32(const float *x, const unsigned char *keep, float *y, fsm_int n)
+    void fsm_fill_excluded_f64(const double *x, const unsigned char *keep, double *y, fsm_int n)
+    int fsm_lse_parts_f32(const fsm_kernels *k, const float *x, const float *w, const fsm_int *w_st,
+                          const fsm_shape *s, float *m, double *ties, double *rest)
+    int fsm_lse_parts_f64(const fsm_kernels *k, const double *x, const double *w, const fsm_int *w_st,
+                          const fsm_shape *s, double *m, double *ties, double *rest)
 
 SOFTMAX = FSM_SOFTMAX
 LOG_SOFTMAX = FSM_LOG_SOFTMAX
@@ -154,29 +160,21 @@ cdef inline int _single_axis(cnp.ndarray x, object axis):
     return <int>a if 0 <= a < ndim else -1
 
 
-cdef extern from "math.h" nogil:
-    float INFINITY
-
-
-def fill_excluded(cnp.ndarray x, cnp.ndarray mask):
-    """x[~mask] = -inf in place, for where=: x a C-contiguous float32/float64 array (ours, a
-    copy), mask a C-contiguous bool array of the same shape. A branch-free select loop (the
-    compiler vectorises it); NumPy's masked copies branch per element on random masks."""
-    cdef Py_ssize_t i, n = cnp.PyArray_SIZE(x)
+def fill_excluded(cnp.ndarray x, cnp.ndarray mask, cnp.ndarray out):
+    """out = x where mask, -inf elsewhere, for where=: x and out C-contiguous float32/float64
+    arrays of one shape and dtype (out may be x: in place), mask a C-contiguous bool array
+    of that shape. One branch-free pass (csrc/fsm_driver.c): random masks cost nothing."""
+    cdef fsm_int n = cnp.PyArray_SIZE(x)
     cdef const unsigned char *m = <const unsigned char *>cnp.PyArray_DATA(mask)
-    cdef float *xf
-    cdef double *xd
-    if cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32:
-        xf = <float *>cnp.PyArray_DATA(x)
-        with nogil:
-            for i in range(n):
-                xf[i] = xf[i] if m[i] else -INFINITY
-    else:
-        xd = <double *>cnp.PyArray_DATA(x)
-        with nogil:
-            for i in range(n):
-                xd[i] = xd[i] if m[i] else -INFINITY
-    return x
+    cdef void *xp = cnp.PyArray_DATA(x)
+    cdef void *yp = cnp.PyArray_DATA(out)
+    cdef bint f32 = cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32
+    with nogil:
+        if f32:
+            fsm_fill_excluded_f32(<const float *>xp, m, <float *>yp, n)
+        else:
+            fsm_fill_excluded_f64(<const double *>xp, m, <double *>yp, n)
+    return out
 
 
 def softmax_fast(object x, object axis, int op):
@@ -288,4 +286,56 @@ def logsumexp_axis(cnp.ndarray x, int axis, cnp.ndarray out):
     if out is not target:
         target[...] = out
     return target
+
+
+def logsumexp_parts(cnp.ndarray x, int axis, cnp.ndarray w=None):
+    """The partials of logsumexp along axis, as three arrays of x's shape without that axis:
+    m (x's dtype): the max of x, over the elements whose weight in w is nonzero when w is
+    given (-inf when there is none); ties (float64): the count of the elements equal to m
+    (with w, the sum of their weights); rest (float64): the sum over the other elements of
+    (w *) exp(x - m). Where m is not finite, ties and rest are unspecified.
+
+    x: float32/float64, native, aligned, ndim >= 1; 0 <= axis < x.ndim; w: None or an array
+    of x's shape and dtype (native, aligned, any strides: a np.broadcast_to view is fine).
+    logsumexp = m + log(ties) + log1p(rest / ties) where ties > 0 and rest / ties > -1."""
+    cdef fsm_shape s
+    cdef fsm_int unused
+    cdef fsm_int w_st[3]
+    cdef int rc
+    shape = (<object>x).shape[:axis] + (<object>x).shape[axis + 1:]
+    m = np.empty(shape, dtype=x.dtype)
+    ties = np.zeros(shape, dtype=np.float64)
+    rest = np.zeros(shape, dtype=np.float64)
+    if cnp.PyArray_SIZE(x) == 0:
+        m.fill(-np.inf)
+        return m, ties, rest
+    if w is not None and ((<object>w).shape != (<object>x).shape or w.dtype != x.dtype):
+        raise ValueError("logsumexp_parts: w must have x's shape and dtype")
+    x = _input_view(x, axis, &s)
+    if w is not None and not _view3(w, axis, &unused, &unused, &unused, &w_st[0], &w_st[1], &w_st[2]):
+        w = np.ascontiguousarray(w)
+        _view3(w, axis, &unused, &unused, &unused, &w_st[0], &w_st[1], &w_st[2])
+    s.y_outer, s.y_n, s.y_inner = s.inner, 0, 1  # the outputs: C-contiguous (outer, inner)
+    cdef char *xp = cnp.PyArray_BYTES(x)
+    cdef char *wp = NULL if w is None else cnp.PyArray_BYTES(w)
+    cdef char *mp = cnp.PyArray_BYTES(m)
+    cdef double *tp = <double *>cnp.PyArray_DATA(ties)
+    cdef double *rp = <double *>cnp.PyArray_DATA(rest)
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    s.threads = _enter()
+    try:
+        with nogil:
+            if typenum == cnp.NPY_FLOAT32:
+                rc = fsm_lse_parts_f32(_active, <const float *>xp, <const float *>wp, w_st, &s,
+                                       <float *>mp, tp, rp)
+            else:
+                rc = fsm_lse_parts_f64(_active, <const double *>xp, <const double *>wp, w_st, &s,
+                                       <double *>mp, tp, rp)
+    finally:
+        _leave()
+    if rc != 0:
+        raise MemoryError("fastsoftmax: could not allocate scratch memory")
+    return m, ties, rest
+
+
 include "_ml.pxi"
