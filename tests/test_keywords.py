@@ -364,3 +364,12 @@ def test_b_special_values_follow_scipy_on_the_c_path():
         want = sc.logsumexp(a, axis=1, b=b, return_sign=return_sign)
         for g, w in zip(got if return_sign else (got,), want if return_sign else (want,)):
             np.testing.assert_allclose(g, w, rtol=1e-6, equal_nan=True)
+
+
+def test_temperature_on_a_dask_array():
+    """Dask arrays take x / T lazily (rounded once), then the Dask functions."""
+    da = pytest.importorskip("dask.array")
+    x = RNG.normal(0, 3, (40, 30))
+    lazy = softmax(da.from_array(x, chunks=(10, 7)), axis=1, temperature=2.5)
+    assert isinstance(lazy, da.Array)
+    np.testing.assert_allclose(lazy.compute(scheduler="synchronous"), sc.softmax(x / 2.5, axis=1), rtol=1e-13)
