@@ -245,13 +245,9 @@ def _softmax_where(x, axis, op, func, where, out, dtype, temperature):
 
 
 def _softmax_entry(x, axis, op, func, out, dtype, where, temperature):
-    """The route of a softmax / log_softmax call: the one-call fast path for the common
-    case first (it costs the rest nothing), then Dask, where=/masked, the full API path."""
+    """The route of a softmax / log_softmax call that the one-call fast path (in softmax()
+    and log_softmax() themselves) did not take: Dask, where=/masked, the full API path."""
     plain = type(temperature) is float and temperature == 1.0
-    if plain and out is None and dtype is None and where is None:
-        res = _core.softmax_fast(x, axis, op)  # None unless x is exactly an ndarray
-        if res is not None:
-            return res
     t = 1.0 if plain else _check_temperature(temperature, func)
     if _is_dask(x):
         if t != 1.0:  # lazily x / t (rounded once), then the Dask functions
@@ -308,6 +304,10 @@ def softmax(x, axis=None, *, temperature=1.0, out=None, dtype=None, where=None):
     >>> softmax([1.0, 2.0, 3.0], where=[True, False, True])
     array([0.11920292, 0.        , 0.88079708])
     """
+    if out is None and dtype is None and where is None:  # the common call: one call into C
+        res = _core.softmax_fast(x, axis, _core.SOFTMAX, temperature)  # None: not that call
+        if res is not None:
+            return res
     return _softmax_entry(x, axis, _core.SOFTMAX, "softmax", out, dtype, where, temperature)
 
 
@@ -327,6 +327,10 @@ def log_softmax(x, axis=None, *, temperature=1.0, out=None, dtype=None, where=No
     >>> log_softmax([1.0, 2.0, 3.0], temperature=0.5, where=[True, True, False])
     array([-2.12692801, -0.12692801,        -inf])
     """
+    if out is None and dtype is None and where is None:  # as in softmax()
+        res = _core.softmax_fast(x, axis, _core.LOG_SOFTMAX, temperature)
+        if res is not None:
+            return res
     return _softmax_entry(x, axis, _core.LOG_SOFTMAX, "log_softmax", out, dtype, where, temperature)
 
 

@@ -30,7 +30,7 @@ def max_threads() -> int:
     """Threads a large call would use now (1 when built without OpenMP)."""
 
 def fill_excluded(x: np.ndarray[Any, Any], mask: np.ndarray[Any, Any], out: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]: ...
-def softmax_fast(x: object, axis: object, op: int) -> np.ndarray[Any, Any] | None:
+def softmax_fast(x: object, axis: object, op: int, temperature: object = 1.0) -> np.ndarray[Any, Any] | None:
     """softmax (op=SOFTMAX) / log_softmax (op=LOG_SOFTMAX) for the common call: a native,
     aligned float32/float64 array and one int axis (or None on 1-d); None otherwise."""
 

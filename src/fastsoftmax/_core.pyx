@@ -98,20 +98,24 @@ def set_isa(str name):
 
 
 cdef bint _collapse(cnp.ndarray a, int lo, int hi, fsm_int *size, fsm_int *stride):
-    """Dimensions [lo, hi) of `a` as one (size, stride in elements); False if that needs a copy."""
-    cdef fsm_int itemsize = a.itemsize, total = 1, expect = 0, st
+    """Dimensions [lo, hi) of `a` as one (size, stride in elements); False if that needs a copy.
+    (C-API accessors only: this runs on every call, and attribute lookups cost more than
+    a small softmax.)"""
+    cdef const cnp.npy_intp *shape = cnp.PyArray_DIMS(a)
+    cdef const cnp.npy_intp *strides = cnp.PyArray_STRIDES(a)
+    cdef fsm_int itemsize = cnp.PyArray_ITEMSIZE(a), total = 1, expect = 0, st
     cdef int d
     cdef bint seen = False
     stride[0] = 0
     for d in range(lo, hi):
-        if a.shape[d] == 0:  # nothing to address: any stride will do
+        if shape[d] == 0:  # nothing to address: any stride will do
             size[0] = 0
             return True
     for d in range(hi - 1, lo - 1, -1):
-        total *= a.shape[d]
-        if a.shape[d] == 1:
+        total *= shape[d]
+        if shape[d] == 1:
             continue
-        st = a.strides[d]
+        st = strides[d]
         if st % itemsize:
             return False
         st //= itemsize
@@ -120,21 +124,22 @@ cdef bint _collapse(cnp.ndarray a, int lo, int hi, fsm_int *size, fsm_int *strid
             seen = True
         elif st != expect:
             return False
-        expect = st * a.shape[d]
+        expect = st * shape[d]
     size[0] = total
     return True
 
 
 cdef bint _view3(cnp.ndarray a, int axis, fsm_int *outer, fsm_int *n, fsm_int *inner,
                  fsm_int *s_outer, fsm_int *s_n, fsm_int *s_inner):
-    cdef fsm_int unused
+    cdef fsm_int itemsize = cnp.PyArray_ITEMSIZE(a)
+    cdef fsm_int st = cnp.PyArray_STRIDES(a)[axis]
     if not _collapse(a, 0, axis, outer, s_outer):
         return False
-    if not _collapse(a, axis + 1, a.ndim, inner, s_inner):
+    if not _collapse(a, axis + 1, cnp.PyArray_NDIM(a), inner, s_inner):
         return False
-    n[0] = a.shape[axis]
-    s_n[0] = a.strides[axis] // a.itemsize
-    return a.strides[axis] % a.itemsize == 0
+    n[0] = cnp.PyArray_DIMS(a)[axis]
+    s_n[0] = st // itemsize
+    return st % itemsize == 0
 
 
 cdef inline bint _c_ready(object x):
@@ -177,16 +182,17 @@ def fill_excluded(cnp.ndarray x, cnp.ndarray mask, cnp.ndarray out):
     return out
 
 
-def softmax_fast(object x, object axis, int op):
+def softmax_fast(object x, object axis, int op, object temperature=1.0):
     """softmax / log_softmax for the common call (a float32/float64 array, one int axis or
-    None on 1-d) with no Python-level work; None when the call needs the full API path."""
-    if not _c_ready(x):
+    None on 1-d, temperature 1.0) with no Python-level work; None when the call needs the
+    full API path."""
+    if not _c_ready(x) or not (type(temperature) is float and <double>temperature == 1.0):
         return None
     cdef int a = _single_axis(<cnp.ndarray>x, axis)
     if a < 0:
         return None
-    return softmax_axis(<cnp.ndarray>x, a, op,
-                        PyArray_NewLikeArray(<cnp.ndarray>x, cnp.NPY_KEEPORDER, NULL, 0))
+    return _softmax_into(<cnp.ndarray>x, a, op,
+                         PyArray_NewLikeArray(<cnp.ndarray>x, cnp.NPY_KEEPORDER, NULL, 0), 1.0)
 
 
 def logsumexp_fast(object x, object axis):
@@ -204,7 +210,7 @@ def logsumexp_fast(object x, object axis):
         if d != a:
             dims[k] = arr.shape[d]
             k += 1
-    out = logsumexp_axis(arr, a, cnp.PyArray_EMPTY(k, dims, cnp.PyArray_TYPE(arr), 0))
+    out = _logsumexp_into(arr, a, cnp.PyArray_EMPTY(k, dims, cnp.PyArray_TYPE(arr), 0))
     return out[()] if k == 0 else out
 
 
@@ -217,6 +223,25 @@ cdef cnp.ndarray _input_view(cnp.ndarray x, int axis, fsm_shape *s):
     return x
 
 
+# Below this many elements a call runs on one thread and keeps the GIL: releasing and
+# taking it back costs about as much as the work (the drivers' own threshold for threads
+# is FSM_PARALLEL_MIN_ELEMENTS, 32768, above this one).
+DEF SMALL_CALL_ELEMENTS = 16384
+
+
+cdef inline int _run_softmax(int typenum, int op, double t, const char *xp, char *yp,
+                             const fsm_shape *s) noexcept nogil:
+    if typenum == cnp.NPY_FLOAT32:
+        return fsm_softmax_f32(_active, op, <float>t, <const float *>xp, <float *>yp, s)
+    return fsm_softmax_f64(_active, op, t, <const double *>xp, <double *>yp, s)
+
+
+cdef inline int _run_logsumexp(int typenum, const char *xp, char *yp, const fsm_shape *s) noexcept nogil:
+    if typenum == cnp.NPY_FLOAT32:
+        return fsm_logsumexp_f32(_active, <const float *>xp, <float *>yp, s)
+    return fsm_logsumexp_f64(_active, <const double *>xp, <double *>yp, s)
+
+
 def softmax_axis(cnp.ndarray x, int axis, int op, cnp.ndarray out, double temperature=1.0):
     """out = softmax (op=SOFTMAX) or log_softmax (op=LOG_SOFTMAX) of x / temperature along
     axis.
@@ -224,28 +249,34 @@ def softmax_axis(cnp.ndarray x, int axis, int op, cnp.ndarray out, double temper
     x, out: same shape, same dtype (float32 or float64, native byte order, aligned);
     0 <= axis < x.ndim; temperature: positive, finite, with a finite normal reciprocal in
     x's dtype (the Python layer checks). Returns out."""
+    return _softmax_into(x, axis, op, out, temperature)
+
+
+cdef object _softmax_into(cnp.ndarray x, int axis, int op, cnp.ndarray out, double temperature):
     cdef fsm_shape s
     cdef int rc
     cdef fsm_int unused
-    if cnp.PyArray_SIZE(x) == 0:
+    cdef fsm_int size = cnp.PyArray_SIZE(x)
+    if size == 0:
         return out
     x = _input_view(x, axis, &s)
     target = out
     if not _view3(out, axis, &unused, &unused, &unused, &s.y_outer, &s.y_n, &s.y_inner):
         out = np.empty((<object>x).shape, dtype=x.dtype)
         _view3(out, axis, &unused, &unused, &unused, &s.y_outer, &s.y_n, &s.y_inner)
-    cdef char *xp = cnp.PyArray_BYTES(x)
+    cdef const char *xp = cnp.PyArray_BYTES(x)
     cdef char *yp = cnp.PyArray_BYTES(out)
     cdef int typenum = cnp.PyArray_TYPE(x)
-    s.threads = _enter()
-    try:
-        with nogil:
-            if typenum == cnp.NPY_FLOAT32:
-                rc = fsm_softmax_f32(_active, op, <float>temperature, <const float *>xp, <float *>yp, &s)
-            else:
-                rc = fsm_softmax_f64(_active, op, temperature, <const double *>xp, <double *>yp, &s)
-    finally:
-        _leave()
+    if size < SMALL_CALL_ELEMENTS:
+        s.threads = 1
+        rc = _run_softmax(typenum, op, temperature, xp, yp, &s)
+    else:
+        s.threads = _enter()
+        try:
+            with nogil:
+                rc = _run_softmax(typenum, op, temperature, xp, yp, &s)
+        finally:
+            _leave()
     if rc != 0:
         raise MemoryError("fastsoftmax: could not allocate scratch memory")
     if out is not target:
@@ -255,10 +286,15 @@ def softmax_axis(cnp.ndarray x, int axis, int op, cnp.ndarray out, double temper
 
 def logsumexp_axis(cnp.ndarray x, int axis, cnp.ndarray out):
     """out = logsumexp of x along axis; out has x's shape without that axis (same dtype)."""
+    return _logsumexp_into(x, axis, out)
+
+
+cdef object _logsumexp_into(cnp.ndarray x, int axis, cnp.ndarray out):
     cdef fsm_shape s
     cdef int rc
     cdef fsm_int unused
-    if cnp.PyArray_SIZE(x) == 0:
+    cdef fsm_int size = cnp.PyArray_SIZE(x)
+    if size == 0:
         out.fill(-np.inf)  # an empty sum: log(0); nothing at all when out is empty too
         return out
     x = _input_view(x, axis, &s)
@@ -269,18 +305,19 @@ def logsumexp_axis(cnp.ndarray x, int axis, cnp.ndarray out):
         _collapse(out, 0, axis, &unused, &s.y_outer)
         _collapse(out, axis, out.ndim, &unused, &s.y_inner)
     s.y_n = 0
-    cdef char *xp = cnp.PyArray_BYTES(x)
+    cdef const char *xp = cnp.PyArray_BYTES(x)
     cdef char *yp = cnp.PyArray_BYTES(out)
     cdef int typenum = cnp.PyArray_TYPE(x)
-    s.threads = _enter()
-    try:
-        with nogil:
-            if typenum == cnp.NPY_FLOAT32:
-                rc = fsm_logsumexp_f32(_active, <const float *>xp, <float *>yp, &s)
-            else:
-                rc = fsm_logsumexp_f64(_active, <const double *>xp, <double *>yp, &s)
-    finally:
-        _leave()
+    if size < SMALL_CALL_ELEMENTS:
+        s.threads = 1
+        rc = _run_logsumexp(typenum, xp, yp, &s)
+    else:
+        s.threads = _enter()
+        try:
+            with nogil:
+                rc = _run_logsumexp(typenum, xp, yp, &s)
+        finally:
+            _leave()
     if rc != 0:
         raise MemoryError("fastsoftmax: could not allocate scratch memory")
     if out is not target:
