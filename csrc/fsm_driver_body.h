@@ -38,8 +38,103 @@ static FT D(special_lse)(const FT *x, fsm_int xs, fsm_int n)
     return r;
 }
 
+/* ---- rows longer than L2 (n > FSM_LONG_ROW): blocks of FSM_ROW_BLOCK elements ----
+ * A block is read from memory once for its max and its exp-and-sum (the second read hits
+ * L2); the blocks' partials (m_b, ties_b, rest_b) are merged as they come, so logsumexp
+ * reads the row once and log_softmax twice (then writes it), where the one-row path reads
+ * it twice and three times; softmax keeps each block's exps in y (scaled by exp(m_b - m)/sum
+ * at the end: one read and one write more), so it reads x once instead of twice. */
+#define FSM_ROW_BLOCK ((fsm_int)(128 * 1024 / sizeof(FT)))
+#define FSM_LONG_ROW (4 * FSM_ROW_BLOCK)
+
+static void D(softmax_row_short)(const fsm_kernels *k, int op, FT t, const FT *x, FT *y, fsm_int n);
+
+/* exp(a - b) for a <= b, with a - b split exactly (TwoSum) so that its rounding in double
+ * (float64 maxima far apart) does not reach the result: exp(hi + lo) ~ exp(hi) (1 + lo) */
+static double D(exp_diff)(double a, double b)
+{
+    const double hi = a - b, bp = hi - a, lo = (a - (hi - bp)) + (-b - bp);
+    return hi == -INFINITY ? 0.0 : exp(hi) * (1.0 + lo);
+}
+
+/* merge a block's partials into the row's (*m, *ties, *rest); the max terms stay counted
+ * apart, as within a block */
+static void D(merge_parts)(double *m, double *ties, double *rest, double mb, double tb, double rb)
+{
+    if (mb > *m) {
+        *rest = (*ties + *rest) * D(exp_diff)(*m, mb) + rb;
+        *ties = tb, *m = mb;
+    } else if (mb == *m) {
+        *ties += tb, *rest += rb;
+    } else {
+        *rest += (tb + rb) * D(exp_diff)(mb, *m);
+    }
+}
+
+/* the row's max, ties and rest over its blocks; 0, or 1 when the row is special (a block's
+ * max is +inf or NaN, or every element is -inf: then SciPy's special-value results apply).
+ * With y, softmax's block exps exp(x - m_b) are stored there and the blocks' maxima in mb. */
+static int D(long_row_parts)(const fsm_kernels *k, const FT *x, fsm_int n, FT *y, FT *mb,
+                             double *m, double *ties, double *rest)
+{
+    *m = -INFINITY, *ties = 0, *rest = 0;
+    for (fsm_int i = 0, b = 0; i < n; i += FSM_ROW_BLOCK, b++) {
+        const fsm_int len = n - i < FSM_ROW_BLOCK ? n - i : FSM_ROW_BLOCK;
+        const FT bm = KER(k, row_max)(x + i, len);
+        double tb = 0, rb = 0;
+        if (bm != bm || bm == (FT)INFINITY) return 1;
+        if (y) mb[b] = bm;
+        if (bm == (FT)-INFINITY) { /* every term 0 */
+            if (y) for (fsm_int j = 0; j < len; j++) y[i + j] = 0;
+            continue;
+        }
+        if (y) KER(k, row_expsum)(x + i, len, bm, 1, y + i, &rb, NULL); /* sum of all terms */
+        else KER(k, row_expsum)(x + i, len, bm, 1, NULL, &rb, &tb);
+        D(merge_parts)(m, ties, rest, (double)bm, tb, rb);
+    }
+    return *m == -INFINITY; /* all -inf */
+}
+
+/* softmax / log_softmax (t == 1) of a long row, y not overlapping x */
+static void D(softmax_long_row)(const fsm_kernels *k, int op, const FT *x, FT *y, fsm_int n)
+{
+    double m, ties, rest;
+    FT hi, lo;
+    FT mb_small[64], *mb = mb_small;
+    const fsm_int blocks = (n + FSM_ROW_BLOCK - 1) / FSM_ROW_BLOCK;
+    if (op == FSM_SOFTMAX && blocks > 64 && !(mb = (FT *)malloc((size_t)blocks * sizeof(FT)))) {
+        mb = mb_small; /* no memory: the one-row path, which needs none */
+        op = -1;
+    }
+    if (op == FSM_SOFTMAX) {
+        if (D(long_row_parts)(k, x, n, y, mb, &m, &ties, &rest)) {
+            D(special_row)(op, x, 1, y, 1, n);
+        } else {
+            /* rest holds the sum of all terms here (ties unused); block b's exps are scaled
+             * by exp(m_b - m) / sum, as a double-length pair */
+            const double sum = ties + rest;
+            for (fsm_int i = 0, b = 0; i < n; i += FSM_ROW_BLOCK, b++) {
+                const fsm_int len = n - i < FSM_ROW_BLOCK ? n - i : FSM_ROW_BLOCK;
+                double s_hi, s_lo;
+                fsm_ratio_pair(D(exp_diff)((double)mb[b], m), sum, &s_hi, &s_lo);
+                D(split)(s_hi, s_lo, &hi, &lo);
+                KER(k, row_scale)(y + i, len, hi, lo);
+            }
+        }
+    } else if (op == FSM_LOG_SOFTMAX) {
+        if (D(long_row_parts)(k, x, n, NULL, NULL, &m, &ties, &rest)) {
+            D(special_row)(op, x, 1, y, 1, n);
+        } else {
+            D(split)(fsm_log_of_sum(rest, ties), 0.0, &hi, &lo);
+            KER(k, row_logsub)(x, n, (FT)m, 1, hi, lo, y);
+        }
+    }
+    if (mb != mb_small) free(mb);
+    if (op == -1) D(softmax_row_short)(k, FSM_SOFTMAX, 1, x, y, n);
+}
+
 /* one contiguous row */
-static void D(softmax_row)(const fsm_kernels *k, int op, FT t, const FT *x, FT *y, fsm_int n)
+static void D(softmax_row_short)(const fsm_kernels *k, int op, FT t, const FT *x, FT *y, fsm_int n)
 {
     FT m = KER(k, row_max)(x, n);
     if (!(m > (FT)-INFINITY && m < (FT)INFINITY)) {
@@ -62,8 +157,20 @@ static void D(softmax_row)(const fsm_kernels *k, int op, FT t, const FT *x, FT *
     }
 }
 
+/* one contiguous row: long rows (temperature 1, y apart from x) blockwise, others whole */
+static void D(softmax_row)(const fsm_kernels *k, int op, FT t, const FT *x, FT *y, fsm_int n)
+{
+    if (n > FSM_LONG_ROW && t == 1 && (y + n <= x || x + n <= y)) D(softmax_long_row)(k, op, x, y, n);
+    else D(softmax_row_short)(k, op, t, x, y, n);
+}
+
 static FT D(lse_row)(const fsm_kernels *k, const FT *x, fsm_int n)
 {
+    if (n > FSM_LONG_ROW) {
+        double m, ties, rest;
+        if (D(long_row_parts)(k, x, n, NULL, NULL, &m, &ties, &rest)) return D(special_lse)(x, 1, n);
+        return (FT)(m + fsm_log_of_sum(rest, ties));
+    }
     FT m = KER(k, row_max)(x, n);
     if (!(m > (FT)-INFINITY && m < (FT)INFINITY)) return D(special_lse)(x, 1, n);
     double rest, ties;
@@ -340,3 +447,5 @@ int FSM_CAT(fsm_lse_parts_, FTN)(const fsm_kernels *k, const FT *x, const FT *w,
 
 #undef D
 #undef KER
+#undef FSM_ROW_BLOCK
+#undef FSM_LONG_ROW
