@@ -18,6 +18,7 @@ Ratio = competitor time / fastsoftmax time (> 1: fastsoftmax is faster).
              torch:       the same forward with requires_grad, then loss.backward()
                           (log_softmax forward, nll, nll backward, log_softmax backward)
              floor:       fastsoftmax.softmax(x, axis=-1): the same passes and the same write
+                          (a little less: softmax needs no count of the max terms)
   memcpy     np.copyto of x: one read and one write of the logits
 
 Threads: each count n in `--threads` (default 1 and the usable cores) gives one row per case,
