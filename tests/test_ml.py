@@ -289,6 +289,11 @@ def test_xent_threads_bitwise_identical(dtype, shape):
     tl, tg = torch_xent(x, t, weight=w, label_smoothing=0.1)
     assert_close(loss, tl, dtype, scale=10)
     assert_close(grad, tg, dtype)
+    bad = t.copy()
+    bad.reshape(-1)[[-7, -3]] = shape[-1]  # two bad labels: the first is named
+    with threadpoolctl.threadpool_limits(limits=2, user_api="openmp"):
+        with pytest.raises(ValueError, match=rf"label {shape[-1]} at index \({bad.size - 7},\)"):
+            cross_entropy(x, bad.astype(np.int32), return_grad=True)
 
 
 # ---------------------------------------------------------------------------------------
