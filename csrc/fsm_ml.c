@@ -11,10 +11,6 @@
 #include <stdlib.h>
 #include "fsm_ml.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 /* Checks the labels and sums the weights of the non-ignored ones: 0, or FSM_BAD_LABEL with
  * *bad the first row whose label is neither in [0, C) nor ignore_index. */
 static int ml_scan_labels(const int64_t *target, fsm_int rows, fsm_int C, const double *w,
