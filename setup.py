@@ -54,6 +54,9 @@ ext = Extension(
     include_dirs=["csrc", np.get_include()],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=extra_compile_args,
+    # the headers hold the kernel and driver bodies: a change to one must rebuild
+    depends=sorted(os.path.join("csrc", f) for f in os.listdir("csrc") if f.endswith(".h"))
+    + ["src/fastsoftmax/_ml.pxi"],
 )
 
 OPENMP_PROBE = "#include <omp.h>\nint main(void) { return omp_get_max_threads() < 1; }\n"
