@@ -472,6 +472,42 @@ def keyword_costs(repeat=REPEAT, min_time=MIN_TIME):
     return rows
 
 
+# Out of cache (issue 5): softmax into a preallocated out= against np.copyto of the same
+# bytes (the memory-bandwidth floor), fastsoftmax on each thread count
+OUT_OF_CACHE_SHAPE, OUT_OF_CACHE_LIMIT = (4096, 4096), 1.3
+
+
+def out_of_cache(threads=(1,), repeat=REPEAT, min_time=MIN_TIME, dtype="float32"):
+    """[{function, threads, fastsoftmax_us, memcpy_us, over_memcpy, limit, status}]."""
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(OUT_OF_CACHE_SHAPE) * 4).astype(dtype)
+    out = np.empty_like(x)
+    rows = []
+    for n in _normalize_threads(threads):
+        for func in ("softmax", "log_softmax", "logsumexp"):
+            f = getattr(fastsoftmax, func)
+            call = (lambda: f(x, axis=-1)) if func == "logsumexp" else (lambda: f(x, axis=-1, out=out))
+            with openmp_threads(n):
+                t = time_calls({"fastsoftmax": call, "memcpy": lambda: np.copyto(out, x)},
+                               min_time=min_time, repeat=repeat)
+            ratio = t["fastsoftmax"][0] / t["memcpy"][0]
+            limit = OUT_OF_CACHE_LIMIT if func == "softmax" else None
+            rows.append({"function": func, "shape": list(OUT_OF_CACHE_SHAPE), "dtype": dtype,
+                         "threads": n, "out": func != "logsumexp",
+                         "fastsoftmax_us": t["fastsoftmax"][0] * 1e6, "memcpy_us": t["memcpy"][0] * 1e6,
+                         "over_memcpy": ratio, "limit": limit,
+                         "status": "-" if limit is None else ("PASS" if ratio <= limit else "MISS")})
+    return rows
+
+
+def format_out_of_cache(rows):
+    header = ["function", "threads", "fastsoftmax µs", "np.copyto µs", "/ memcpy", "need", "status"]
+    body = [[r["function"] + (" (out=)" if r["out"] else ""), str(r["threads"]),
+             f"{r['fastsoftmax_us']:,.0f}", f"{r['memcpy_us']:,.0f}", f"{r['over_memcpy']:.2f}x",
+             "-" if r["limit"] is None else f"<= {r['limit']:g}x", r["status"]] for r in rows]
+    return _markdown(header, body, right_from=1)
+
+
 def format_keyword_costs(rows):
     header = ["function", "keyword", "plain µs", "with keyword µs", "ratio", "need", "status"]
     body = [[r["function"], r["keyword"], f"{r['plain_us']:.1f}", f"{r['keyword_us']:.1f}",
@@ -749,6 +785,13 @@ def main(argv=None):
     print(f"\n## Keyword costs\n\n{KEYWORD_SHAPE} {KEYWORD_DTYPE}, last axis, fastsoftmax on 1 thread: "
           "the call with the keyword against the plain call.\n")
     print(format_keyword_costs(keywords))
+    outcache = None
+    if not args.quick:
+        outcache = out_of_cache(threads=threads, repeat=args.repeat, min_time=min_time)
+        print(f"\n## Out of cache\n\n{OUT_OF_CACHE_SHAPE} float32 along the last axis (64 MiB): "
+              "softmax and log_softmax into a preallocated out=, against np.copyto of the same "
+              "bytes.\n")
+        print(format_out_of_cache(outcache))
     targets = evaluate_targets(results)
     print("\n## Targets\n")
     print(format_targets(targets))
@@ -772,6 +815,7 @@ def main(argv=None):
                                     "malloc": args.malloc, "threads": threads,
                                     "sweep": args.sweep},
                        "cases": results, "targets": targets, "keyword_costs": keywords,
+                       "out_of_cache": outcache,
                        **({"sweep": swept} if swept is not None else {})}, f, indent=2)
         print(f"\nwrote {args.json}")
     return 0
