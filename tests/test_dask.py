@@ -264,6 +264,102 @@ def test_split_every_tree():
 
 
 # ---------------------------------------------------------------------------------------
+# where= and dtype=: the in-memory functions' semantics (where= follows JAX: excluded
+# elements take no part, excluded outputs are 0 / -inf, nothing included gives 0 / -inf)
+
+
+def where_masks(shape):
+    rng = np.random.default_rng(3)
+    full = rng.random(shape) < 0.6
+    full[0] = False                       # a row with nothing included
+    full[:, 1] = False                    # a column with nothing included
+    return {"full": full, "row": rng.random(shape[-1]) < 0.5, "col": (rng.random(shape[0]) < 0.5)[:, None],
+            "all": True, "none": False}
+
+
+@pytest.mark.parametrize("chunks", [-1, (5, 6), ((7, 5), (1, 9, 7))], ids=str)
+@pytest.mark.parametrize("mask", list(where_masks(X2.shape)), ids=str)
+def test_where(chunks, mask):
+    where = where_masks(X2.shape)[mask]
+    for dtype in (np.float64, np.float32):
+        x = X2.astype(dtype)
+        for axis in (1, 0, None, (0, 1)):
+            check("softmax", x, chunks, axis=axis, where=where)
+            check("log_softmax", x, chunks, axis=axis, where=where)
+            check("logsumexp", x, chunks, axis=axis, where=where, keepdims=True)
+            check("logsumexp", x, chunks, axis=axis, where=where, return_sign=True)
+    check("logsumexp", X2, chunks, axis=1, where=where, b=np.abs(X2[0]) - 0.5, return_sign=True)
+    check("logsumexp", X2.astype(np.float32), chunks, axis=0, where=where, b=2.5)
+
+
+@pytest.mark.parametrize("chunks", [-1, (3, 2), (1, 1)], ids=str)
+def test_where_special_values(chunks):
+    # an excluded NaN or +inf takes no part; an included one still makes its row NaN / inf,
+    # and the excluded outputs of that row stay 0 / -inf
+    x = special_rows(np.float64)
+    where = np.ones(x.shape, bool)
+    where[[1, 5, 8], 0] = False           # the inf, the NaN; -inf
+    where[[2, 6], -1] = False
+    where[7, :2] = False                  # NaN and inf both out
+    where[12] = False                     # all +inf, none included
+    where[[3, 11], 2] = False             # an inf / NaN row keeps its special, one element out
+    for axis in (1, None):
+        for func in FUNCS:
+            check(func, x, chunks, axis=axis, where=where)
+        check("logsumexp", x, chunks, axis=axis, where=where, b=-1.5, return_sign=True)
+
+
+def test_where_dask_mask_and_errors():
+    dx = da.from_array(X2, chunks=(5, 6))
+    where = np.abs(X2) < 2
+    dw = da.from_array(where, chunks=(4, 17))  # other chunks than x
+    for func in FUNCS:
+        got = compute(getattr(fs, func)(dx, axis=1, where=dw))
+        assert_same(got, getattr(fs, func)(X2, axis=1, where=where))
+    got = compute(fs.softmax(dx, axis=1, where=dw[0]))  # a Dask mask that broadcasts
+    assert_same(got, fs.softmax(X2, axis=1, where=where[0]))
+    for func in FUNCS:
+        with pytest.raises(ValueError, match="broadcast"):
+            getattr(fs, func)(dx, axis=1, where=np.ones(5, bool))
+    # the input is never modified
+    x = X2.copy()
+    compute(fs.softmax(da.from_array(x, chunks=5), axis=1, where=where))
+    np.testing.assert_array_equal(x, X2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+@pytest.mark.parametrize("xdtype", [np.float64, np.float32, np.float16, np.int16])
+def test_dtype(xdtype, dtype):
+    x = (X2 * 3).astype(xdtype)
+    where = np.abs(X2) < 2
+    for chunks in ((5, 6), -1):
+        for func in FUNCS:
+            got, want = run(func, x, chunks, axis=1, dtype=dtype)
+            assert got.dtype == want.dtype == dtype
+            got16 = np.float16 in (xdtype, dtype)  # float16 results: compare loosely
+            if got16:
+                np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=2e-3)
+            else:
+                assert_same(got, want)
+                check(func, x, chunks, axis=None, dtype=dtype, where=where)
+        if not got16:
+            check("logsumexp", x, chunks, axis=0, dtype=dtype, b=np.abs(X2) + 0.1, return_sign=True)
+
+
+def test_dtype_complex_and_errors():
+    x = X2[:4] + 1j * X2[4:8]
+    check("logsumexp", x, (2, 5), axis=1, dtype=np.complex64)
+    check("logsumexp", X2, (2, 5), axis=1, dtype=np.complex128)
+    dx = da.from_array(X2, chunks=5)
+    with pytest.raises(TypeError):
+        fs.softmax(dx, dtype=np.int32)
+    with pytest.raises(TypeError):
+        fs.softmax(dx, dtype=np.complex128)
+    with pytest.raises(TypeError):
+        fs.logsumexp(dx, dtype=np.int64)
+
+
+# ---------------------------------------------------------------------------------------
 # a real distributed cluster
 
 distributed = pytest.importorskip("distributed")
@@ -311,8 +407,9 @@ def test_public_functions_dispatch_dask_arrays():
         got = getattr(fastsoftmax, name)(dx, axis=0)
         assert isinstance(got, da.Array)
         np.testing.assert_allclose(got.compute(), getattr(fastsoftmax, name)(x, axis=0), rtol=1e-13)
-    with pytest.raises(NotImplementedError):
-        fastsoftmax.softmax(dx, axis=0, where=np.ones(x.shape, bool))
+    for name in ("softmax", "log_softmax", "logsumexp"):  # nothing to write into yet
+        with pytest.raises(TypeError, match="dask.array.store"):
+            getattr(fastsoftmax, name)(dx, axis=0, out=np.empty(x.shape))
 
 
 def test_two_calls_in_one_graph_keep_their_own_keys():

@@ -152,11 +152,24 @@ def _all_in_one_chunk(x, axes):
 # public functions
 
 
-def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
+def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, *, dtype=None, where=None):
     """fastsoftmax.logsumexp for a Dask array: a lazy Dask array (a pair with return_sign)."""
+    a = da.asarray(a)
+    if where is not None:
+        a, w, dtype = _filled(a, where, "logsumexp", dtype)
+        if b is not None:  # an excluded term is dropped even where its weight is inf or NaN
+            b = da.where(w, b, 0)
+    a, cast = _for_dtype(a, "logsumexp", dtype, weighted=b is not None)
+    res = _logsumexp(a, axis, b, keepdims, return_sign)
+    if cast is None:
+        return res
+    with np.errstate(over="ignore"):
+        return tuple(r.astype(cast) for r in res) if return_sign else res.astype(cast)
+
+
+def _logsumexp(a, axis, b, keepdims, return_sign):
     from functools import partial
 
-    a = da.asarray(a)
     b_scalar = b if type(b) in (int, float, complex) else None
     if b is not None and b_scalar is None:
         b = da.asarray(b)
@@ -302,11 +315,62 @@ def _finish_block(x, parts, exp, result):
         return out.astype(result)  # float32: may round to -inf, as in memory
 
 
-def softmax(x, axis=None):
+def _softmax_entry(x, axis, func, dtype, where):
+    x = da.asarray(x)
+    w = None
+    if where is not None:
+        x, w, dtype = _filled(x, where, func, dtype)
+    x, cast = _for_dtype(x, func, dtype)
+    res = _softmax_like(x, axis, func)
+    if cast is not None:
+        res = res.astype(cast)
+    if w is not None:
+        # an excluded element's output is 0 / -inf already (exp(-inf - lse) is 0), unless
+        # its row's lse is NaN (a NaN, or nothing included, or all -inf): the fill then,
+        # as in memory
+        res = da.where(w, res, 0.0 if func == "softmax" else -np.inf)
+    return res
+
+
+def softmax(x, axis=None, *, dtype=None, where=None):
     """fastsoftmax.softmax for a Dask array, lazily."""
-    return _softmax_like(x, axis, "softmax")
+    return _softmax_entry(x, axis, "softmax", dtype, where)
 
 
-def log_softmax(x, axis=None):
+def log_softmax(x, axis=None, *, dtype=None, where=None):
     """fastsoftmax.log_softmax for a Dask array, lazily."""
-    return _softmax_like(x, axis, "log_softmax")
+    return _softmax_entry(x, axis, "log_softmax", dtype, where)
+
+
+# ---------------------------------------------------------------------------------------
+# where= and dtype=: the in-memory functions' conversions, lazily
+
+
+def _filled(x, where, func, dtype):
+    """(x with where='s excluded elements at -inf, the broadcast mask, the dtype= to use).
+
+    As in memory (_api._masked): x is first converted to the dtype its own computation
+    takes (float16 to float32, integers to float64), the result keeps the unfilled input's
+    result dtype unless dtype= asks for another. -inf is what an excluded element adds to
+    a max and to an exp-sum, so the functions run unchanged on the filled copy."""
+    w = da.asarray(where).astype(bool)
+    try:
+        w = da.broadcast_to(w, x.shape)
+    except ValueError:
+        raise ValueError(f"{func}: where= of shape {w.shape} does not broadcast to "
+                         f"the input's shape {x.shape}") from None
+    compute, result = _api._classify(np.empty(0, x.dtype), func)
+    filled = da.where(w, x.astype(compute or result), -np.inf)
+    return filled, w, result if dtype is None else dtype
+
+
+def _for_dtype(x, func, dtype, weighted=False):
+    """(x converted as the in-memory function converts it for dtype=, the dtype to cast the
+    result to or None): the C path computes in the compute dtype and casts its result; the
+    NumPy twin (longdouble, complex, weights b) computes in the result dtype itself."""
+    if dtype is None:
+        return x, None
+    compute, result = _api._classify(np.empty(0, x.dtype), func, dtype)
+    if compute is None or weighted:
+        return x.astype(result), None
+    return x.astype(compute), result
