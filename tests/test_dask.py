@@ -360,6 +360,98 @@ def test_dtype_complex_and_errors():
 
 
 # ---------------------------------------------------------------------------------------
+# cross_entropy against the in-memory function (PyTorch's semantics, tested in test_ml.py)
+
+
+def check_xent(x, t, x_chunks, t_chunks=None, **kw):
+    """fs.cross_entropy on Dask logits (and a Dask target when t_chunks is given) against
+    the in-memory result, for every reduction, with and without the gradient."""
+    dx = da.from_array(x, chunks=x_chunks)
+    dt = t if t_chunks is None else da.from_array(t, chunks=t_chunks)
+    for reduction in ("mean", "sum", "none"):
+        lazy = fs.cross_entropy(dx, dt, reduction=reduction, **kw)
+        assert isinstance(lazy, da.Array)
+        assert_same(compute(lazy), fs.cross_entropy(x, t, reduction=reduction, **kw))
+        lazy_loss, lazy_grad = fs.cross_entropy(dx, dt, reduction=reduction, return_grad=True, **kw)
+        loss, grad = fs.cross_entropy(x, t, reduction=reduction, return_grad=True, **kw)
+        assert_same(compute(lazy_loss), loss)
+        assert_same(compute(lazy_grad), grad)
+
+
+XENT_X = RNG.standard_normal((30, 7)) * 3
+XENT_T = RNG.integers(0, 7, 30)
+XENT_T[[2, 11, 29]] = -100
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("chunks", [-1, (7, -1), (4, 3), ((29, 1), (1, 5, 1))], ids=str)
+def test_cross_entropy_index_targets(dtype, chunks):
+    x = XENT_X.astype(dtype)
+    w = np.linspace(0.2, 2.0, 7)
+    check_xent(x, XENT_T, chunks)
+    check_xent(x, XENT_T, chunks, 11, weight=w, label_smoothing=0.1)
+    check_xent(x, np.where((XENT_T == 4) | (XENT_T < 0), 9, XENT_T), chunks, weight=w, ignore_index=9)
+    x_special = x.copy()
+    x_special[0, 1], x_special[3, 4], x_special[5] = np.inf, np.nan, -np.inf  # NaN rows
+    check_xent(x_special, XENT_T, chunks, 11)
+
+
+@pytest.mark.parametrize("chunks", [-1, (7, 3), ((29, 1), (1, 5, 1))], ids=str)
+def test_cross_entropy_probability_targets(chunks):
+    p = fs.softmax(RNG.standard_normal(XENT_X.shape), axis=1)
+    check_xent(XENT_X, p, chunks)
+    check_xent(XENT_X, p, chunks, (11, 2), weight=np.linspace(0.2, 2.0, 7), label_smoothing=0.25)
+    check_xent(XENT_X.astype(np.float32), p.astype(np.float32), chunks)
+
+
+def test_cross_entropy_class_axis_and_dtypes():
+    x = RNG.standard_normal((4, 5, 6)).astype(np.float32)
+    t = RNG.integers(0, 5, (4, 6))
+    check_xent(x, t, (3, 2, 4), (2, 5), axis=1)
+    check_xent(x, fs.softmax(x * 2, axis=0), 2, 3, axis=0)
+    check_xent((x * 4).astype(np.int32), t, 2, axis=-2)
+    check_xent(XENT_X[0], np.array(3), 3)                        # one row: a 0-d target
+    for reduction in ("mean", "none"):                            # float16: computed in float32
+        got = compute(fs.cross_entropy(da.from_array(x.astype(np.float16), 2), t, axis=1, reduction=reduction))
+        want = fs.cross_entropy(x.astype(np.float16), t, axis=1, reduction=reduction)
+        assert got.dtype == want.dtype == np.float16
+        np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=1e-3)
+
+
+def test_cross_entropy_all_ignored_and_empty():
+    # the mean over no targets is NaN (0 / 0), its gradient 0, as in memory
+    check_xent(XENT_X, np.full(30, -100), (7, 3))
+    check_xent(XENT_X, np.full(30, -100), (7, 3), weight=np.ones(7))
+    check_xent(np.empty((0, 7)), np.empty(0, np.int64), 2)
+    check_xent(np.empty((0, 7)), np.empty((0, 7)), 2)
+
+
+def test_cross_entropy_errors():
+    dx = da.from_array(XENT_X, chunks=(7, 3))
+    with pytest.raises(ValueError, match="shape"):
+        fs.cross_entropy(dx, XENT_T[:-1])
+    with pytest.raises(ValueError, match="shape"):
+        fs.cross_entropy(dx, np.zeros((30, 6)))
+    with pytest.raises(ValueError, match="reduction"):
+        fs.cross_entropy(dx, XENT_T, reduction="avg")
+    with pytest.raises(AxisError):
+        fs.cross_entropy(dx, XENT_T, axis=2)
+    with pytest.raises(ValueError, match="weight"):
+        fs.cross_entropy(dx, XENT_T, weight=np.ones(6))
+    with pytest.raises(ValueError, match="label_smoothing"):
+        fs.cross_entropy(dx, XENT_T, label_smoothing=1.5)
+    with pytest.raises(TypeError):
+        fs.cross_entropy(dx, XENT_T.astype(complex))
+    with pytest.raises(ValueError, match="class axis"):
+        fs.cross_entropy(da.from_array(np.array(1.0)), np.array(0))
+    bad = XENT_T.copy()
+    bad[17] = 7
+    lazy = fs.cross_entropy(dx, bad)       # lazy: the labels are read when computed
+    with pytest.raises(ValueError, match="out of range"):
+        compute(lazy)
+
+
+# ---------------------------------------------------------------------------------------
 # a real distributed cluster
 
 distributed = pytest.importorskip("distributed")
@@ -368,11 +460,17 @@ def _cluster_check(client):
     x = RNG.standard_normal((40, 300)).astype(np.float32)
     dx = da.from_array(x, chunks=(13, 64))
     b = np.abs(x[0]) + 0.5  # float32 weights: the in-memory oracle computes in float32
+    where = np.abs(x) < 1.5
+    t = np.arange(40) % 300
     lazy = [_dask.softmax(dx, axis=1), _dask.log_softmax(dx, axis=None),
-            _dask.logsumexp(dx, axis=1), *_dask.logsumexp(dx, axis=0, b=b, return_sign=True)]
+            _dask.logsumexp(dx, axis=1), *_dask.logsumexp(dx, axis=0, b=b, return_sign=True),
+            _dask.softmax(dx, axis=0, where=where), _dask.logsumexp(dx, axis=1, where=where),
+            *_dask.cross_entropy(dx, t, weight=np.ones(300), return_grad=True)]
     got = client.compute(lazy, sync=True)
     want = [fs.softmax(x, axis=1), fs.log_softmax(x, axis=None), fs.logsumexp(x, axis=1),
-            *fs.logsumexp(x, axis=0, b=b, return_sign=True)]
+            *fs.logsumexp(x, axis=0, b=b, return_sign=True),
+            fs.softmax(x, axis=0, where=where), fs.logsumexp(x, axis=1, where=where),
+            *fs.cross_entropy(x, t, weight=np.ones(300), return_grad=True)]
     for g, w in zip(got, want):
         assert_same(g, w)
 
@@ -398,7 +496,8 @@ def test_distributed(client):
 
 
 def test_public_functions_dispatch_dask_arrays():
-    """fastsoftmax.softmax & co. hand Dask arrays to fastsoftmax._dask and stay lazy."""
+    """fastsoftmax.softmax & co. (cross_entropy: test_cross_entropy_*) hand Dask arrays to
+    fastsoftmax._dask and stay lazy."""
     import fastsoftmax
 
     x = np.random.default_rng(5).normal(0, 3, (40, 30))

@@ -30,7 +30,7 @@ import dask.array as da
 
 from . import _api
 
-__all__ = ["softmax", "log_softmax", "logsumexp"]
+__all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy"]
 
 
 def _result_dtype(func, dtype, b=None):
@@ -374,3 +374,100 @@ def _for_dtype(x, func, dtype, weighted=False):
     if compute is None or weighted:
         return x.astype(result), None
     return x.astype(compute), result
+
+
+# ---------------------------------------------------------------------------------------
+# cross_entropy: per-row losses from the in-memory function, then a lazy sum / mean
+
+
+def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, label_smoothing=0.0,
+                  reduction="mean", return_grad=False):
+    """fastsoftmax.cross_entropy for Dask arrays (logits, target or both), lazily.
+
+    The class axis is gathered into one chunk (C classes always fit) and every block of
+    rows goes to the in-memory function with reduction="none": per-row losses and, with
+    return_grad, the gradient of their sum, in one pass. "sum" adds the row losses in
+    float64; "mean" divides by PyTorch's denominator: the summed class weights of the
+    non-ignored integer targets (NaN when all are ignored), the number of rows for
+    probability targets. The mean's gradient is the sum's scaled by 1 / denominator, a
+    second rounding in the result dtype where memory rounds once."""
+    from . import _ml
+
+    func = "cross_entropy"
+    x, t = da.asarray(logits), da.asarray(target)
+    _ml._reduction_code(reduction, func)
+    compute, result = _ml._classify(x, func)
+    if x.ndim == 0:
+        raise ValueError(f"{func}: logits must have a class axis (got a 0-d array)")
+    ax = _ml._axis(axis, x.ndim, func)
+    C = x.shape[ax]
+    batch = x.shape[:ax] + x.shape[ax + 1:]
+    index_target = t.dtype.kind in "iu"
+    if t.dtype.kind in "iuf" and t.shape != (batch if index_target else x.shape):
+        raise ValueError(f"{func}: target must have shape {batch} (integer class indices) or "
+                         f"{x.shape} (class probabilities), got {t.shape}")
+    # the other arguments checked as in memory, on a probe of no rows
+    _ml.cross_entropy(np.empty((0, C), x.dtype), np.empty((0,) if index_target else (0, C), t.dtype),
+                      weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing,
+                      reduction=reduction)
+
+    # float16, integers, longdouble: converted as in memory, the result cast at the end
+    xm = da.moveaxis(x.astype(compute), ax, -1).rechunk({x.ndim - 1: -1})
+    tm = t.rechunk(xm.chunks[:-1]) if index_target else da.moveaxis(t.astype(compute), ax, -1).rechunk(xm.chunks)
+    kw = dict(weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing,
+              return_grad=return_grad)
+    # loss rows (and the gradient): the loop dimensions are the batch, the class axis core
+    signature = "(c)," + ("()" if index_target else "(c)") + "->()" + (",(c)" if return_grad else "")
+    res = da.apply_gufunc(_xent_rows, signature, xm, tm,
+                          output_dtypes=(compute, compute) if return_grad else compute, **kw)
+    loss, grad = res if return_grad else (res, None)
+
+    if reduction != "none":
+        total = loss.sum(dtype=np.float64)
+        if reduction == "mean":
+            den = int(np.prod(batch, dtype=np.int64)) if not index_target else \
+                t.map_blocks(_row_weights, _class_weights(weight, compute), ignore_index, dtype=np.float64).sum()
+            total = da.map_blocks(_ratio, total, den, dtype=np.float64)
+            if grad is not None:
+                grad = da.map_blocks(_scale_by_inverse, grad, den, dtype=compute)
+        loss = total
+    loss = loss.astype(result)
+    if grad is None:
+        return loss
+    return loss, da.moveaxis(grad, -1, ax).astype(result)
+
+
+def _xent_rows(x, t, **kw):
+    """The in-memory cross_entropy of one block of rows (class axis last), reduction none."""
+    from . import _ml
+
+    try:
+        return _ml.cross_entropy(x, t, axis=-1, reduction="none", **kw)
+    except ValueError as err:  # a bad label: its index is counted from the block's start
+        raise ValueError(f"{err} (the index is within one Dask block of the target)") from None
+
+
+def _class_weights(weight, compute):
+    """The class weights as the C code reads them: rounded to the compute dtype, in float64."""
+    return None if weight is None else np.asarray(weight).astype(compute).astype(np.float64)
+
+
+def _row_weights(t, w, ignore_index):
+    """Each integer target's weight in the mean's denominator: 0 where ignored, else w[t]
+    (1 without weights). Labels out of range are clipped here: the loss rows raise on them."""
+    keep = t != ignore_index
+    if w is None:
+        return keep.astype(np.float64)
+    return np.where(keep, w.take(t, mode="clip"), 0.0)
+
+
+def _ratio(total, den):
+    with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: 0 / 0, NaN as in memory
+        return np.float64(total) / np.float64(den)
+
+
+def _scale_by_inverse(g, den):
+    # the in-memory gradient scale 1 / den; all targets ignored: every row's gradient is 0
+    if den == 0:
+        return g
+    return (g * (1.0 / float(den))).astype(g.dtype)
