@@ -83,6 +83,20 @@ TARGETS = (
     Target("softmax", (10,), -1, "float32", "torch", 2.5),
 )
 
+# Keyword costs (issue 4): a keyword call against the plain call on the same input, both
+# fastsoftmax on 1 thread; the target is the keyword call within `limit` x the plain one.
+KEYWORD_SHAPE, KEYWORD_DTYPE = (256, 1000), "float32"
+Keyword = namedtuple("Keyword", "function label kwargs limit")
+KEYWORDS = (
+    Keyword("softmax", "where= (90% kept)", lambda x, rng: {"where": rng.random(x.shape) < 0.9}, 2.0),
+    Keyword("log_softmax", "where= (90% kept)", lambda x, rng: {"where": rng.random(x.shape) < 0.9}, 2.0),
+    Keyword("logsumexp", "where= (90% kept)", lambda x, rng: {"where": rng.random(x.shape) < 0.9}, 2.0),
+    Keyword("logsumexp", "b= (full shape)", lambda x, rng: {"b": rng.uniform(0.1, 2, x.shape).astype(x.dtype)}, 2.0),
+    Keyword("logsumexp", "b= (one row, broadcast)", lambda x, rng: {"b": rng.uniform(0.1, 2, x.shape[-1]).astype(x.dtype)}, 2.0),
+    Keyword("softmax", "temperature=0.7", lambda x, rng: {"temperature": 0.7}, None),
+    Keyword("log_softmax", "temperature=0.7", lambda x, rng: {"temperature": 0.7}, None),
+)
+
 MIN_TIME, MIN_TIME_QUICK = 0.05, 0.01
 REPEAT = 5
 
@@ -437,6 +451,35 @@ def sweep(lengths=SWEEP_LENGTHS, dtypes=DTYPES, functions=SWEEP_FUNCTIONS, repea
     return results
 
 
+def keyword_costs(repeat=REPEAT, min_time=MIN_TIME):
+    """[{function, keyword, plain_us, keyword_us, ratio, limit, status}] on KEYWORD_SHAPE,
+    fastsoftmax on 1 thread; plain and keyword calls timed in the same rounds."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(KEYWORD_SHAPE).astype(KEYWORD_DTYPE)
+    rows = []
+    with openmp_threads(1):
+        for kw in KEYWORDS:
+            f = getattr(fastsoftmax, kw.function)
+            kwargs = kw.kwargs(x, rng)
+            t = time_calls({"plain": lambda: f(x, axis=-1), "keyword": lambda: f(x, axis=-1, **kwargs)},
+                           min_time=min_time, repeat=repeat)
+            ratio = t["keyword"][0] / t["plain"][0]
+            status = "-" if kw.limit is None else ("PASS" if ratio <= kw.limit else "MISS")
+            rows.append({"function": kw.function, "keyword": kw.label, "shape": list(KEYWORD_SHAPE),
+                         "dtype": KEYWORD_DTYPE, "plain_us": t["plain"][0] * 1e6,
+                         "keyword_us": t["keyword"][0] * 1e6, "ratio": ratio, "limit": kw.limit,
+                         "status": status})
+    return rows
+
+
+def format_keyword_costs(rows):
+    header = ["function", "keyword", "plain µs", "with keyword µs", "ratio", "need", "status"]
+    body = [[r["function"], r["keyword"], f"{r['plain_us']:.1f}", f"{r['keyword_us']:.1f}",
+             f"{r['ratio']:.2f}x", "-" if r["limit"] is None else f"<= {r['limit']:g}x", r["status"]]
+            for r in rows]
+    return _markdown(header, body, right_from=2)
+
+
 def evaluate_targets(results, targets=TARGETS):
     """Each target with the measured ratio and PASS / MISS (n/a when not measured)."""
     out = []
@@ -702,6 +745,10 @@ def main(argv=None):
         print(f"\n## Sweep: row length\n\n(R, n) arrays along the last axis, R * n ~ 2^20 "
               f"elements; times in ns per element; everything on 1 thread.\n")
         print(format_sweep(swept))
+    keywords = keyword_costs(repeat=args.repeat, min_time=min_time)
+    print(f"\n## Keyword costs\n\n{KEYWORD_SHAPE} {KEYWORD_DTYPE}, last axis, fastsoftmax on 1 thread: "
+          "the call with the keyword against the plain call.\n")
+    print(format_keyword_costs(keywords))
     targets = evaluate_targets(results)
     print("\n## Targets\n")
     print(format_targets(targets))
@@ -724,7 +771,7 @@ def main(argv=None):
                                     "floor": "np.copyto(dst, x) of the input",
                                     "malloc": args.malloc, "threads": threads,
                                     "sweep": args.sweep},
-                       "cases": results, "targets": targets,
+                       "cases": results, "targets": targets, "keyword_costs": keywords,
                        **({"sweep": swept} if swept is not None else {})}, f, indent=2)
         print(f"\nwrote {args.json}")
     return 0

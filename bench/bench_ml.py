@@ -1,30 +1,43 @@
 """Benchmark fastsoftmax.cross_entropy (integer targets) against
-torch.nn.functional.cross_entropy on one thread, with and without the gradient.
+torch.nn.functional.cross_entropy, with and without the gradient, on 1 thread and more.
 
     python bench/bench_ml.py [--quick] [--shape 4096 1000] [--dtypes float32 float64]
+                             [--threads N ...] [--repeat 5]
 
 Same method as bench/bench.py (whose timing helpers it uses): every competitor runs in this
-process on the same arrays; each figure is the fastest of 5 rounds of timeit loops, the
-rounds interleaving the competitors. Ratio = competitor time / fastsoftmax time (> 1:
-fastsoftmax is faster).
+process on the same arrays; each figure is the fastest of `repeat` rounds of timeit loops,
+the rounds interleaving the competitors so that load from elsewhere hits all alike.
+Ratio = competitor time / fastsoftmax time (> 1: fastsoftmax is faster).
 
   loss       fastsoftmax: cross_entropy(x, t)
              torch:       F.cross_entropy(xt, tt) on torch.from_numpy(x) (no copy), no autograd
              numpy:       the textbook composition, m + log(sum(exp(x - m))) - x[t], mean
+             floor:       fastsoftmax.logsumexp(x, axis=-1): the max and exp-and-sum passes
+                          alone, the least the loss can cost on these kernels
   loss+grad  fastsoftmax: cross_entropy(x, t, return_grad=True), one pass per row
              torch:       the same forward with requires_grad, then loss.backward()
                           (log_softmax forward, nll, nll backward, log_softmax backward)
-  memcpy     np.copyto of x: one read and one write of the logits, the floor of loss+grad
+             floor:       fastsoftmax.softmax(x, axis=-1): the same passes and the same write
+                          (a little less: softmax needs no count of the max terms)
+  memcpy     np.copyto of x: one read and one write of the logits
+
+Threads: each count n in `--threads` (default 1 and the usable cores) gives one row per case,
+fastsoftmax limited to n OpenMP threads (threadpoolctl) and torch to n
+(torch.set_num_threads), timed in the same rounds. "torch/fs" compares the two at the same
+count; "torch(1)/fs" compares with torch on one thread, the setting of the issue's target.
+numpy, memcpy and torch(1) always run on one thread. A row whose fastsoftmax result is not
+bitwise the one of 1 thread is flagged (≠).
 """
 import argparse
 import os
 import sys
+from contextlib import ExitStack, contextmanager
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import (configure_malloc, environment, format_environment,  # noqa: E402
-                   single_threaded, time_calls)
+from bench import (_normalize_threads, configure_malloc, environment,  # noqa: E402
+                   format_environment, openmp_threads, single_threaded, time_calls)
 
 import fastsoftmax  # noqa: E402
 
@@ -41,30 +54,67 @@ def _np_cross_entropy(x, t):
     return np.mean(lse - np.take_along_axis(x, t[:, None], axis=1)[:, 0])
 
 
-def competitors(x, t, grad):
-    fns = {}
-    if grad:
-        fns["fastsoftmax"] = lambda: fastsoftmax.cross_entropy(x, t, return_grad=True)
-    else:
-        fns["fastsoftmax"] = lambda: fastsoftmax.cross_entropy(x, t)
-    if torch is not None:
-        tt = torch.from_numpy(t)
-        if grad:
-            xt = torch.from_numpy(x.copy()).requires_grad_(True)
+@contextmanager
+def _torch_threads(n):
+    saved = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
 
-            def torch_grad():
-                xt.grad = None
-                F.cross_entropy(xt, tt).backward()
-                return xt.grad
-            fns["torch"] = torch_grad
+
+def _on(n, library):
+    """Context-manager factory: `library` ("fastsoftmax" or "torch") on n threads."""
+    def enter():
+        stack = ExitStack()
+        stack.enter_context(openmp_threads(n))
+        if library == "torch":
+            stack.enter_context(_torch_threads(n))
+        return stack
+    return enter
+
+
+def _fastsoftmax(x, t, grad):
+    if grad:
+        return lambda: fastsoftmax.cross_entropy(x, t, return_grad=True)
+    return lambda: fastsoftmax.cross_entropy(x, t)
+
+
+def _torch(x, t, grad):
+    tt = torch.from_numpy(t)
+    if not grad:
+        xt = torch.from_numpy(x)
+        return lambda: F.cross_entropy(xt, tt)
+    xg = torch.from_numpy(x.copy()).requires_grad_(True)
+
+    def torch_grad():
+        xg.grad = None
+        F.cross_entropy(xg, tt).backward()
+        return xg.grad
+    return torch_grad
+
+
+def competitors(x, t, grad, threads):
+    """{name: callable} and {name: context factory} for one case: fastsoftmax, its floor and
+    torch at every thread count n (names suffixed @n), numpy and memcpy on one thread."""
+    fns, contexts = {}, {}
+    for n in threads:
+        fns[f"fastsoftmax@{n}"] = _fastsoftmax(x, t, grad)
+        contexts[f"fastsoftmax@{n}"] = _on(n, "fastsoftmax")
+        if grad:
+            fns[f"floor@{n}"] = lambda: fastsoftmax.softmax(x, axis=-1)
         else:
-            xt = torch.from_numpy(x)
-            fns["torch"] = lambda: F.cross_entropy(xt, tt)
+            fns[f"floor@{n}"] = lambda: fastsoftmax.logsumexp(x, axis=-1)
+        contexts[f"floor@{n}"] = _on(n, "fastsoftmax")
+        if torch is not None:
+            fns[f"torch@{n}"] = _torch(x, t, grad)
+            contexts[f"torch@{n}"] = _on(n, "torch")
     if not grad:
         fns["numpy"] = lambda: _np_cross_entropy(x, t)
     dst = np.empty_like(x)
     fns["memcpy"] = lambda: np.copyto(dst, x)
-    return fns
+    return fns, contexts
 
 
 def check(x, t):
@@ -80,24 +130,37 @@ def check(x, t):
     return "agrees with torch" if ok else "DISAGREES with torch"
 
 
+def _same_as_one_thread(x, t, grad, n):
+    """fastsoftmax's result on n threads is bitwise the one of 1 thread."""
+    with openmp_threads(1):
+        one = fastsoftmax.cross_entropy(x, t, return_grad=grad)
+    with openmp_threads(n):
+        many = fastsoftmax.cross_entropy(x, t, return_grad=grad)
+    pairs = zip(one, many) if grad else [(one, many)]
+    return all(np.array_equal(a, b, equal_nan=True) for a, b in pairs)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="shorter loops (0.01 s)")
     ap.add_argument("--shape", nargs=2, type=int, default=[4096, 1000], metavar=("ROWS", "CLASSES"))
     ap.add_argument("--dtypes", nargs="+", choices=["float32", "float64"], default=["float32"])
+    ap.add_argument("--threads", nargs="+", type=int, default=None, metavar="N",
+                    help="thread counts (1 is always included; default: 1 and the usable cores)")
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args(argv)
+    threads = _normalize_threads(args.threads)
     configure_malloc("warm")
     print(format_environment(environment()))
     print()
     rows, classes = args.shape
     rng = np.random.default_rng(0)
-    header = ("| dtype | shape | case | fastsoftmax | torch | numpy | memcpy | torch / fs | "
-              "numpy / fs | fs / memcpy |")
-    print(f"cross_entropy, integer targets, mean reduction, one thread ({'quick' if args.quick else 'full'})")
+    print(f"cross_entropy, integer targets, mean reduction ({'quick' if args.quick else 'full'}); "
+          f"fastsoftmax and torch on the thread count of the row, numpy and memcpy on one")
     print()
-    print(header)
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| dtype | shape | case | threads | fastsoftmax | floor | torch | torch(1) | numpy | memcpy "
+          "| torch/fs | torch(1)/fs | numpy/fs | fs/floor | fs/memcpy |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     notes = []
     with single_threaded():
         for dtype in args.dtypes:
@@ -105,21 +168,26 @@ def main(argv=None):
             t = rng.integers(0, classes, rows)
             notes.append(f"{dtype}: {check(x, t)}")
             for grad in (False, True):
-                timed = time_calls(competitors(x, t, grad), 0.01 if args.quick else 0.05, args.repeat)
+                fns, contexts = competitors(x, t, grad, threads)
+                timed = time_calls(fns, 0.01 if args.quick else 0.05, args.repeat, contexts)
                 times = {k: v for k, (v, _) in timed.items()}
-                fs_t = times["fastsoftmax"]
+                for n in threads:
+                    fs_t = times[f"fastsoftmax@{n}"]
 
-                def ms(name):
-                    return f"{times[name] * 1e3:.3f} ms" if name in times else "n/a"
+                    def ms(name):
+                        return f"{times[name] * 1e3:.3f} ms" if name in times else "n/a"
 
-                def ratio(name):
-                    return f"{times[name] / fs_t:.2f}x" if name in times else "n/a"
-                print(f"| {dtype} | ({rows}, {classes}) | {'loss+grad' if grad else 'loss'} | "
-                      f"{ms('fastsoftmax')} | {ms('torch')} | {ms('numpy')} | {ms('memcpy')} | "
-                      f"{ratio('torch')} | {ratio('numpy')} | {fs_t / times['memcpy']:.2f} |")
+                    def ratio(name):
+                        return f"{times[name] / fs_t:.2f}x" if name in times else "n/a"
+                    flag = "" if n == 1 or _same_as_one_thread(x, t, grad, n) else " (≠)"
+                    print(f"| {dtype} | ({rows}, {classes}) | {'loss+grad' if grad else 'loss'} | "
+                          f"{n}{flag} | {ms(f'fastsoftmax@{n}')} | {ms(f'floor@{n}')} | "
+                          f"{ms(f'torch@{n}')} | {ms('torch@1')} | {ms('numpy')} | {ms('memcpy')} | "
+                          f"{ratio(f'torch@{n}')} | {ratio('torch@1')} | {ratio('numpy')} | "
+                          f"{fs_t / times[f'floor@{n}']:.2f} | {fs_t / times['memcpy']:.2f} |")
     print()
-    for n in notes:
-        print(n)
+    for note in notes:
+        print(note)
 
 
 if __name__ == "__main__":

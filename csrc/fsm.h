@@ -42,32 +42,42 @@ typedef struct fsm_kernels {
     float  (*row_max_f32)(const float *x, fsm_int n);
     double (*row_max_f64)(const double *x, fsm_int n);
 
-    /* y_i = exp(x_i - m) (y may be NULL: sum only). With ties non-NULL, *sum is the rest
-     * and *ties the count (see above); with ties NULL, *sum is the sum of all terms. */
-    void (*row_expsum_f32)(const float *x, fsm_int n, float m, float *y, double *sum, double *ties);
-    void (*row_expsum_f64)(const double *x, fsm_int n, double m, double *y, double *sum, double *ties);
+    /* y_i = exp((x_i - m) / t) (y may be NULL: sum only); t > 0 is the temperature, 1 for
+     * plain softmax. With ties non-NULL, *sum is the rest and *ties the count (see above);
+     * with ties NULL, *sum is the sum of all terms. */
+    void (*row_expsum_f32)(const float *x, fsm_int n, float m, float t, float *y, double *sum, double *ties);
+    void (*row_expsum_f64)(const double *x, fsm_int n, double m, double t, double *y, double *sum, double *ties);
 
     /* y_i *= (s_hi + s_lo), the scale carried as a double-length pair for accuracy. */
     void (*row_scale_f32)(float *y, fsm_int n, float s_hi, float s_lo);
     void (*row_scale_f64)(double *y, fsm_int n, double s_hi, double s_lo);
 
-    /* y_i = (x_i - m) - (c_hi + c_lo) with x_i - m exact (log_softmax; c = log of the sum). */
-    void (*row_logsub_f32)(const float *x, fsm_int n, float m, float c_hi, float c_lo, float *y);
-    void (*row_logsub_f64)(const double *x, fsm_int n, double m, double c_hi, double c_lo, double *y);
+    /* y_i = (x_i - m) / t - (c_hi + c_lo) with (x_i - m) / t carried to double length
+     * (log_softmax; c = log of the sum). */
+    void (*row_logsub_f32)(const float *x, fsm_int n, float m, float t, float c_hi, float c_lo, float *y);
+    void (*row_logsub_f64)(const double *x, fsm_int n, double m, double t, double c_hi, double c_lo, double *y);
 
     /* The same four steps down w columns; m, rest, ties, s_hi/s_lo, c_hi/c_lo are per column. */
     void (*col_max_f32)(const float *x, fsm_int xs, fsm_int n, fsm_int w, float *m);
     void (*col_max_f64)(const double *x, fsm_int xs, fsm_int n, fsm_int w, double *m);
-    void (*col_expsum_f32)(const float *x, fsm_int xs, fsm_int n, fsm_int w, const float *m,
+    void (*col_expsum_f32)(const float *x, fsm_int xs, fsm_int n, fsm_int w, const float *m, float t,
                            float *y, fsm_int ys, double *sum, double *ties);
-    void (*col_expsum_f64)(const double *x, fsm_int xs, fsm_int n, fsm_int w, const double *m,
+    void (*col_expsum_f64)(const double *x, fsm_int xs, fsm_int n, fsm_int w, const double *m, double t,
                            double *y, fsm_int ys, double *sum, double *ties);
     void (*col_scale_f32)(float *y, fsm_int ys, fsm_int n, fsm_int w, const float *s_hi, const float *s_lo);
     void (*col_scale_f64)(double *y, fsm_int ys, fsm_int n, fsm_int w, const double *s_hi, const double *s_lo);
-    void (*col_logsub_f32)(const float *x, fsm_int xs, fsm_int n, fsm_int w, const float *m,
+    void (*col_logsub_f32)(const float *x, fsm_int xs, fsm_int n, fsm_int w, const float *m, float t,
                            const float *c_hi, const float *c_lo, float *y, fsm_int ys);
-    void (*col_logsub_f64)(const double *x, fsm_int xs, fsm_int n, fsm_int w, const double *m,
+    void (*col_logsub_f64)(const double *x, fsm_int xs, fsm_int n, fsm_int w, const double *m, double t,
                            const double *c_hi, const double *c_lo, double *y, fsm_int ys);
+
+    /* Weighted rows (logsumexp with b): the max of the x_i whose weight w_i != 0 (-inf if
+     * none), then ties = sum of w_i over x_i == m and rest = sum of w_i exp(x_i - m) over
+     * the others; a zero weight drops its term even where x is inf or NaN. */
+    float  (*row_wmax_f32)(const float *x, const float *w, fsm_int n);
+    double (*row_wmax_f64)(const double *x, const double *w, fsm_int n);
+    void (*row_wexpsum_f32)(const float *x, const float *w, fsm_int n, float m, double *rest, double *ties);
+    void (*row_wexpsum_f64)(const double *x, const double *w, fsm_int n, double m, double *rest, double *ties);
 } fsm_kernels;
 
 /* Columns handled per call of a column kernel: the per-column state (max, sums) lives on
@@ -85,6 +95,8 @@ int fsm_best_isa(void);
 /* ---- drivers (fsm_driver.c) ----
  * The array is seen as (outer, n, inner): reduce along n. Strides are in elements, any sign.
  * op: FSM_SOFTMAX or FSM_LOG_SOFTMAX, y has x's shape; for logsumexp, y is (outer, inner).
+ * t: the temperature, a positive finite number (softmax(x / t)); 1 for the plain function,
+ * which then runs the loops without any temperature arithmetic.
  * Return 0, or -1 when scratch memory could not be allocated. Run without the GIL.
  * Rows are independent, so splitting them over threads changes no result bit. */
 enum { FSM_SOFTMAX = 0, FSM_LOG_SOFTMAX = 1 };
@@ -105,10 +117,26 @@ void fsm_ratio_pair(double c, double sum, double *hi, double *lo);
 /* threads an OpenMP region of the calling thread would get (1 without OpenMP) */
 int fsm_max_threads(void);
 
-int fsm_softmax_f32(const fsm_kernels *k, int op, const float *x, float *y, const fsm_shape *s);
-int fsm_softmax_f64(const fsm_kernels *k, int op, const double *x, double *y, const fsm_shape *s);
+int fsm_softmax_f32(const fsm_kernels *k, int op, float t, const float *x, float *y, const fsm_shape *s);
+int fsm_softmax_f64(const fsm_kernels *k, int op, double t, const double *x, double *y, const fsm_shape *s);
 int fsm_logsumexp_f32(const fsm_kernels *k, const float *x, float *y, const fsm_shape *s);
 int fsm_logsumexp_f64(const fsm_kernels *k, const double *x, double *y, const fsm_shape *s);
+
+/* The partials of logsumexp per reduction, for callers that finish or combine them (b=,
+ * Dask): m = the max (of the x_i with w_i != 0 when w is given), ties = the count (the
+ * summed weight) of the x_i equal to m, rest = the sum of (w_i) exp(x_i - m) over the
+ * others; m, ties and rest are (outer, inner) arrays with strides y_outer, y_inner.
+ * w, NULL or of x's shape with strides w_st[3] (outer, n, inner; 0 to broadcast).
+ * Where m is not finite, ties and rest are unspecified. */
+int fsm_lse_parts_f32(const fsm_kernels *k, const float *x, const float *w, const fsm_int *w_st,
+                      const fsm_shape *s, float *m, double *ties, double *rest);
+int fsm_lse_parts_f64(const fsm_kernels *k, const double *x, const double *w, const fsm_int *w_st,
+                      const fsm_shape *s, double *m, double *ties, double *rest);
+
+/* where=: y_i = keep_i ? x_i : -inf over n contiguous elements (y may be x). Bit-masked,
+ * branch-free: random masks cost no mispredictions, and the loop vectorises. */
+void fsm_fill_excluded_f32(const float *x, const unsigned char *keep, float *y, fsm_int n);
+void fsm_fill_excluded_f64(const double *x, const unsigned char *keep, double *y, fsm_int n);
 
 /* the kernel tables, defined in the per-ISA files that this build compiled */
 extern const fsm_kernels fsm_kernels_scalar;

@@ -12,6 +12,7 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include "fsm.h"
 
 /* Threads: a call splits its rows (or column blocks) over s->threads OpenMP threads when
@@ -46,6 +47,25 @@ void fsm_ratio_pair(double c, double sum, double *hi, double *lo)
     *hi = c / sum;
     *lo = fma(-*hi, sum, c) / sum;
 }
+
+/* keep is 0 or 1: 0 - keep is then all ones or all zeros, a mask for the bits of x;
+ * one definition per element type FT with its same-width unsigned integer UT */
+#define FSM_FILL_EXCLUDED(name, FT, UT)                                                     \
+    void name(const FT *x, const unsigned char *keep, FT *y, fsm_int n)                     \
+    {                                                                                       \
+        const FT ninf = (FT)-INFINITY;                                                      \
+        UT ninf_bits;                                                                       \
+        memcpy(&ninf_bits, &ninf, sizeof ninf_bits);                                        \
+        for (fsm_int i = 0; i < n; i++) {                                                   \
+            UT xb, mask = (UT)0 - (UT)(keep[i] != 0);                                       \
+            memcpy(&xb, x + i, sizeof xb);                                                  \
+            xb = (xb & mask) | (ninf_bits & ~mask);                                         \
+            memcpy(y + i, &xb, sizeof xb);                                                  \
+        }                                                                                   \
+    }
+FSM_FILL_EXCLUDED(fsm_fill_excluded_f32, float, uint32_t)
+FSM_FILL_EXCLUDED(fsm_fill_excluded_f64, double, uint64_t)
+#undef FSM_FILL_EXCLUDED
 
 #define FSM_CAT_(a, b) a##b
 #define FSM_CAT(a, b) FSM_CAT_(a, b)

@@ -38,8 +38,103 @@ static FT D(special_lse)(const FT *x, fsm_int xs, fsm_int n)
     return r;
 }
 
+/* ---- rows longer than L2 (n > FSM_LONG_ROW): blocks of FSM_ROW_BLOCK elements ----
+ * A block is read from memory once for its max and its exp-and-sum (the second read hits
+ * L2); the blocks' partials (m_b, ties_b, rest_b) are merged as they come, so logsumexp
+ * reads the row once and log_softmax twice (then writes it), where the one-row path reads
+ * it twice and three times; softmax keeps each block's exps in y (scaled by exp(m_b - m)/sum
+ * at the end: one read and one write more), so it reads x once instead of twice. */
+#define FSM_ROW_BLOCK ((fsm_int)(128 * 1024 / sizeof(FT)))
+#define FSM_LONG_ROW (4 * FSM_ROW_BLOCK)
+
+static void D(softmax_row_short)(const fsm_kernels *k, int op, FT t, const FT *x, FT *y, fsm_int n);
+
+/* exp(a - b) for a <= b, with a - b split exactly (TwoSum) so that its rounding in double
+ * (float64 maxima far apart) does not reach the result: exp(hi + lo) ~ exp(hi) (1 + lo) */
+static double D(exp_diff)(double a, double b)
+{
+    const double hi = a - b, bp = hi - a, lo = (a - (hi - bp)) + (-b - bp);
+    return hi == -INFINITY ? 0.0 : exp(hi) * (1.0 + lo);
+}
+
+/* merge a block's partials into the row's (*m, *ties, *rest); the max terms stay counted
+ * apart, as within a block */
+static void D(merge_parts)(double *m, double *ties, double *rest, double mb, double tb, double rb)
+{
+    if (mb > *m) {
+        *rest = (*ties + *rest) * D(exp_diff)(*m, mb) + rb;
+        *ties = tb, *m = mb;
+    } else if (mb == *m) {
+        *ties += tb, *rest += rb;
+    } else {
+        *rest += (tb + rb) * D(exp_diff)(mb, *m);
+    }
+}
+
+/* the row's max, ties and rest over its blocks; 0, or 1 when the row is special (a block's
+ * max is +inf or NaN, or every element is -inf: then SciPy's special-value results apply).
+ * With y, softmax's block exps exp(x - m_b) are stored there and the blocks' maxima in mb. */
+static int D(long_row_parts)(const fsm_kernels *k, const FT *x, fsm_int n, FT *y, FT *mb,
+                             double *m, double *ties, double *rest)
+{
+    *m = -INFINITY, *ties = 0, *rest = 0;
+    for (fsm_int i = 0, b = 0; i < n; i += FSM_ROW_BLOCK, b++) {
+        const fsm_int len = n - i < FSM_ROW_BLOCK ? n - i : FSM_ROW_BLOCK;
+        const FT bm = KER(k, row_max)(x + i, len);
+        double tb = 0, rb = 0;
+        if (bm != bm || bm == (FT)INFINITY) return 1;
+        if (y) mb[b] = bm;
+        if (bm == (FT)-INFINITY) { /* every term 0 */
+            if (y) for (fsm_int j = 0; j < len; j++) y[i + j] = 0;
+            continue;
+        }
+        if (y) KER(k, row_expsum)(x + i, len, bm, 1, y + i, &rb, NULL); /* sum of all terms */
+        else KER(k, row_expsum)(x + i, len, bm, 1, NULL, &rb, &tb);
+        D(merge_parts)(m, ties, rest, (double)bm, tb, rb);
+    }
+    return *m == -INFINITY; /* all -inf */
+}
+
+/* softmax / log_softmax (t == 1) of a long row, y not overlapping x */
+static void D(softmax_long_row)(const fsm_kernels *k, int op, const FT *x, FT *y, fsm_int n)
+{
+    double m, ties, rest;
+    FT hi, lo;
+    FT mb_small[64], *mb = mb_small;
+    const fsm_int blocks = (n + FSM_ROW_BLOCK - 1) / FSM_ROW_BLOCK;
+    if (op == FSM_SOFTMAX && blocks > 64 && !(mb = (FT *)malloc((size_t)blocks * sizeof(FT)))) {
+        mb = mb_small; /* no memory: the one-row path, which needs none */
+        op = -1;
+    }
+    if (op == FSM_SOFTMAX) {
+        if (D(long_row_parts)(k, x, n, y, mb, &m, &ties, &rest)) {
+            D(special_row)(op, x, 1, y, 1, n);
+        } else {
+            /* rest holds the sum of all terms here (ties unused); block b's exps are scaled
+             * by exp(m_b - m) / sum, as a double-length pair */
+            const double sum = ties + rest;
+            for (fsm_int i = 0, b = 0; i < n; i += FSM_ROW_BLOCK, b++) {
+                const fsm_int len = n - i < FSM_ROW_BLOCK ? n - i : FSM_ROW_BLOCK;
+                double s_hi, s_lo;
+                fsm_ratio_pair(D(exp_diff)((double)mb[b], m), sum, &s_hi, &s_lo);
+                D(split)(s_hi, s_lo, &hi, &lo);
+                KER(k, row_scale)(y + i, len, hi, lo);
+            }
+        }
+    } else if (op == FSM_LOG_SOFTMAX) {
+        if (D(long_row_parts)(k, x, n, NULL, NULL, &m, &ties, &rest)) {
+            D(special_row)(op, x, 1, y, 1, n);
+        } else {
+            D(split)(fsm_log_of_sum(rest, ties), 0.0, &hi, &lo);
+            KER(k, row_logsub)(x, n, (FT)m, 1, hi, lo, y);
+        }
+    }
+    if (mb != mb_small) free(mb);
+    if (op == -1) D(softmax_row_short)(k, FSM_SOFTMAX, 1, x, y, n);
+}
+
 /* one contiguous row */
-static void D(softmax_row)(const fsm_kernels *k, int op, const FT *x, FT *y, fsm_int n)
+static void D(softmax_row_short)(const fsm_kernels *k, int op, FT t, const FT *x, FT *y, fsm_int n)
 {
     FT m = KER(k, row_max)(x, n);
     if (!(m > (FT)-INFINITY && m < (FT)INFINITY)) {
@@ -51,23 +146,35 @@ static void D(softmax_row)(const fsm_kernels *k, int op, const FT *x, FT *y, fsm
     if (op == FSM_SOFTMAX) {
         double inv_hi, inv_lo;
         double sum;
-        KER(k, row_expsum)(x, n, m, y, &sum, NULL);
+        KER(k, row_expsum)(x, n, m, t, y, &sum, NULL);
         fsm_ratio_pair(1.0, sum, &inv_hi, &inv_lo);
         D(split)(inv_hi, inv_lo, &hi, &lo);
         KER(k, row_scale)(y, n, hi, lo);
     } else {
-        KER(k, row_expsum)(x, n, m, NULL, &rest, &ties);
+        KER(k, row_expsum)(x, n, m, t, NULL, &rest, &ties);
         D(split)(fsm_log_of_sum(rest, ties), 0.0, &hi, &lo);
-        KER(k, row_logsub)(x, n, m, hi, lo, y);
+        KER(k, row_logsub)(x, n, m, t, hi, lo, y);
     }
+}
+
+/* one contiguous row: long rows (temperature 1, y apart from x) blockwise, others whole */
+static void D(softmax_row)(const fsm_kernels *k, int op, FT t, const FT *x, FT *y, fsm_int n)
+{
+    if (n > FSM_LONG_ROW && t == 1 && (y + n <= x || x + n <= y)) D(softmax_long_row)(k, op, x, y, n);
+    else D(softmax_row_short)(k, op, t, x, y, n);
 }
 
 static FT D(lse_row)(const fsm_kernels *k, const FT *x, fsm_int n)
 {
+    if (n > FSM_LONG_ROW) {
+        double m, ties, rest;
+        if (D(long_row_parts)(k, x, n, NULL, NULL, &m, &ties, &rest)) return D(special_lse)(x, 1, n);
+        return (FT)(m + fsm_log_of_sum(rest, ties));
+    }
     FT m = KER(k, row_max)(x, n);
     if (!(m > (FT)-INFINITY && m < (FT)INFINITY)) return D(special_lse)(x, 1, n);
     double rest, ties;
-    KER(k, row_expsum)(x, n, m, NULL, &rest, &ties);
+    KER(k, row_expsum)(x, n, m, 1, NULL, &rest, &ties);
     return (FT)((double)m + fsm_log_of_sum(rest, ties));
 }
 
@@ -81,14 +188,14 @@ static fsm_int D(col_block)(fsm_int n)
 }
 
 /* w contiguous columns of n rows (row stride xs, ys) */
-static void D(softmax_cols)(const fsm_kernels *k, int op, const FT *x, fsm_int xs, FT *y,
+static void D(softmax_cols)(const fsm_kernels *k, int op, FT t, const FT *x, fsm_int xs, FT *y,
                             fsm_int ys, fsm_int n, fsm_int w)
 {
     FT m[FSM_COL_BLOCK], a[FSM_COL_BLOCK], b[FSM_COL_BLOCK];
     double rest[FSM_COL_BLOCK], ties[FSM_COL_BLOCK];
     KER(k, col_max)(x, xs, n, w, m);
-    if (op == FSM_SOFTMAX) KER(k, col_expsum)(x, xs, n, w, m, y, ys, rest, NULL);
-    else KER(k, col_expsum)(x, xs, n, w, m, NULL, ys, rest, ties);
+    if (op == FSM_SOFTMAX) KER(k, col_expsum)(x, xs, n, w, m, t, y, ys, rest, NULL);
+    else KER(k, col_expsum)(x, xs, n, w, m, t, NULL, ys, rest, ties);
     for (fsm_int j = 0; j < w; j++) {
         if (op == FSM_SOFTMAX) {
             double inv_hi, inv_lo;
@@ -99,7 +206,7 @@ static void D(softmax_cols)(const fsm_kernels *k, int op, const FT *x, fsm_int x
         }
     }
     if (op == FSM_SOFTMAX) KER(k, col_scale)(y, ys, n, w, a, b);
-    else KER(k, col_logsub)(x, xs, n, w, m, a, b, y, ys);
+    else KER(k, col_logsub)(x, xs, n, w, m, t, a, b, y, ys);
     for (fsm_int j = 0; j < w; j++)
         if (!(m[j] > (FT)-INFINITY && m[j] < (FT)INFINITY)) D(special_row)(op, x + j, xs, y + j, ys, n);
 }
@@ -110,7 +217,7 @@ static void D(lse_cols)(const fsm_kernels *k, const FT *x, fsm_int xs, FT *y, fs
     FT m[FSM_COL_BLOCK];
     double rest[FSM_COL_BLOCK], ties[FSM_COL_BLOCK];
     KER(k, col_max)(x, xs, n, w, m);
-    KER(k, col_expsum)(x, xs, n, w, m, NULL, 0, rest, ties);
+    KER(k, col_expsum)(x, xs, n, w, m, 1, NULL, 0, rest, ties);
     for (fsm_int j = 0; j < w; j++) {
         if (m[j] > (FT)-INFINITY && m[j] < (FT)INFINITY)
             y[j * yi] = (FT)((double)m[j] + fsm_log_of_sum(rest[j], ties[j]));
@@ -133,7 +240,7 @@ static int D(threads_for)(const fsm_shape *s)
 
 /* Rows [r0, r1) of the (outer, inner) grid, each reduced along n: in place when the rows
  * are contiguous, else through scratch (gathered, done, scattered). 0, or -1 (no memory). */
-static int D(softmax_rows)(const fsm_kernels *k, int op, const FT *x, FT *y, const fsm_shape *s,
+static int D(softmax_rows)(const fsm_kernels *k, int op, FT t, const FT *x, FT *y, const fsm_shape *s,
                            fsm_int r0, fsm_int r1)
 {
     const fsm_int n = s->n;
@@ -149,11 +256,11 @@ static int D(softmax_rows)(const fsm_kernels *k, int op, const FT *x, FT *y, con
         const FT *xr = x + o * s->x_outer + j * s->x_inner;
         FT *yr = y + o * s->y_outer + j * s->y_inner;
         if (contiguous) {
-            D(softmax_row)(k, op, xr, yr, n);
+            D(softmax_row)(k, op, t, xr, yr, n);
             continue;
         }
         for (fsm_int i = 0; i < n; i++) xb[i] = xr[i * s->x_n];
-        D(softmax_row)(k, op, xb, yb, n);
+        D(softmax_row)(k, op, t, xb, yb, n);
         for (fsm_int i = 0; i < n; i++) yr[i * s->y_n] = yb[i];
     }
     free(xb);
@@ -183,12 +290,12 @@ static int D(lse_rows)(const fsm_kernels *k, const FT *x, FT *y, const fsm_shape
 }
 
 /* Blocks [b0, b1) of wb contiguous columns (per outer index `per` blocks). */
-static void D(softmax_blocks)(const fsm_kernels *k, int op, const FT *x, FT *y, const fsm_shape *s,
+static void D(softmax_blocks)(const fsm_kernels *k, int op, FT t, const FT *x, FT *y, const fsm_shape *s,
                               fsm_int wb, fsm_int per, fsm_int b0, fsm_int b1)
 {
     for (fsm_int b = b0; b < b1; b++) {
         const fsm_int o = b / per, j = (b % per) * wb;
-        D(softmax_cols)(k, op, x + o * s->x_outer + j, s->x_n, y + o * s->y_outer + j, s->y_n,
+        D(softmax_cols)(k, op, t, x + o * s->x_outer + j, s->x_n, y + o * s->y_outer + j, s->y_n,
                         s->n, s->inner - j < wb ? s->inner - j : wb);
     }
 }
@@ -210,7 +317,7 @@ static void D(lse_blocks)(const fsm_kernels *k, const FT *x, FT *y, const fsm_sh
 #define FSM_CHUNKS(units, nt) ((units) < (fsm_int)(nt) * 16 ? (units) : (fsm_int)(nt) * 16)
 #endif
 
-int FSM_CAT(fsm_softmax_, FTN)(const fsm_kernels *k, int op, const FT *x, FT *y, const fsm_shape *s)
+int FSM_CAT(fsm_softmax_, FTN)(const fsm_kernels *k, int op, FT t, const FT *x, FT *y, const fsm_shape *s)
 {
     const fsm_int n = s->n;
     const int nt = D(threads_for)(s);
@@ -220,8 +327,8 @@ int FSM_CAT(fsm_softmax_, FTN)(const fsm_kernels *k, int op, const FT *x, FT *y,
     const fsm_int wb = D(col_block)(n), per = (s->inner + wb - 1) / wb;
     const fsm_int units = columns ? s->outer * per : s->outer * s->inner;
     if (nt <= 1) {
-        if (columns) D(softmax_blocks)(k, op, x, y, s, wb, per, 0, units);
-        else failed = D(softmax_rows)(k, op, x, y, s, 0, units);
+        if (columns) D(softmax_blocks)(k, op, t, x, y, s, wb, per, 0, units);
+        else failed = D(softmax_rows)(k, op, t, x, y, s, 0, units);
         return failed ? -1 : 0;
     }
 #ifdef _OPENMP
@@ -231,8 +338,8 @@ int FSM_CAT(fsm_softmax_, FTN)(const fsm_kernels *k, int op, const FT *x, FT *y,
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : failed)
         for (c = 0; c < chunks; c++) {
             const fsm_int u0 = units * c / chunks, u1 = units * (c + 1) / chunks;
-            if (columns) D(softmax_blocks)(k, op, x, y, s, wb, per, u0, u1);
-            else failed |= D(softmax_rows)(k, op, x, y, s, u0, u1);
+            if (columns) D(softmax_blocks)(k, op, t, x, y, s, wb, per, u0, u1);
+            else failed |= D(softmax_rows)(k, op, t, x, y, s, u0, u1);
         }
     }
 #endif
@@ -273,5 +380,72 @@ int FSM_CAT(fsm_logsumexp_, FTN)(const fsm_kernels *k, const FT *x, FT *y, const
     return failed ? -1 : 0;
 }
 
+/* Rows [r0, r1) of the partials (fsm.h): each row of x (and of w) gathered into scratch
+ * unless it is contiguous. 0, or -1 (no memory). */
+static int D(parts_rows)(const fsm_kernels *k, const FT *x, const FT *w, const fsm_int *w_st,
+                         const fsm_shape *s, FT *m, double *ties, double *rest, fsm_int r0, fsm_int r1)
+{
+    const fsm_int n = s->n;
+    FT *xb = NULL, *wb = NULL;
+    if (s->x_n != 1 || (w && w_st[1] != 1)) {
+        xb = (FT *)malloc(2 * (size_t)n * sizeof(FT));
+        if (!xb) return -1;
+        wb = xb + n;
+    }
+    for (fsm_int r = r0; r < r1; r++) {
+        const fsm_int o = r / s->inner, j = r % s->inner;
+        const FT *xr = x + o * s->x_outer + j * s->x_inner;
+        const FT *wr = w ? w + o * w_st[0] + j * w_st[2] : NULL;
+        if (xb && s->x_n != 1) {
+            for (fsm_int i = 0; i < n; i++) xb[i] = xr[i * s->x_n];
+            xr = xb;
+        }
+        if (wb && w && w_st[1] != 1) {
+            for (fsm_int i = 0; i < n; i++) wb[i] = wr[i * w_st[1]];
+            wr = wb;
+        }
+        const fsm_int at = o * s->y_outer + j * s->y_inner;
+        double t = 0, rs = 0;
+        FT mx = w ? KER(k, row_wmax)(xr, wr, n) : KER(k, row_max)(xr, n);
+        if (mx > (FT)-INFINITY && mx < (FT)INFINITY) {
+            if (w) KER(k, row_wexpsum)(xr, wr, n, mx, &rs, &t);
+            else KER(k, row_expsum)(xr, n, mx, 1, NULL, &rs, &t);
+        }
+        m[at] = mx, ties[at] = t, rest[at] = rs;
+    }
+    free(xb);
+    return 0;
+}
+
+int FSM_CAT(fsm_lse_parts_, FTN)(const fsm_kernels *k, const FT *x, const FT *w, const fsm_int *w_st,
+                                 const fsm_shape *s, FT *m, double *ties, double *rest)
+{
+    const int nt = D(threads_for)(s);
+    const fsm_int units = s->outer * s->inner;
+    int failed = 0;
+    if (units <= 0) return 0;
+    if (s->n <= 0) {
+        for (fsm_int o = 0; o < s->outer; o++)
+            for (fsm_int j = 0; j < s->inner; j++) {
+                const fsm_int at = o * s->y_outer + j * s->y_inner;
+                m[at] = (FT)-INFINITY, ties[at] = 0, rest[at] = 0;
+            }
+        return 0;
+    }
+    if (nt <= 1) return D(parts_rows)(k, x, w, w_st, s, m, ties, rest, 0, units);
+#ifdef _OPENMP
+    {
+        const fsm_int chunks = FSM_CHUNKS(units, nt);
+        fsm_int c;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : failed)
+        for (c = 0; c < chunks; c++)
+            failed |= D(parts_rows)(k, x, w, w_st, s, m, ties, rest, units * c / chunks, units * (c + 1) / chunks);
+    }
+#endif
+    return failed ? -1 : 0;
+}
+
 #undef D
 #undef KER
+#undef FSM_ROW_BLOCK
+#undef FSM_LONG_ROW

@@ -53,6 +53,20 @@ FSM_INLINE double fsm_acc_total(vf64 tot, vf64 comp)
     return s;
 }
 
+/* Calls CALL(a, b, c) with each flag as a literal 0 or 1, so that every combination gets
+ * its own specialised copy of an inlined loop (the flags are constants inside it). */
+#define FSM_FLAG_SWITCH(a, b, c, CALL)                                                     \
+    switch (((a) ? 1 : 0) | ((b) ? 2 : 0) | ((c) ? 4 : 0)) {                              \
+    case 0: CALL(0, 0, 0); break;                                                          \
+    case 1: CALL(1, 0, 0); break;                                                          \
+    case 2: CALL(0, 1, 0); break;                                                          \
+    case 3: CALL(1, 1, 0); break;                                                          \
+    case 4: CALL(0, 0, 1); break;                                                          \
+    case 5: CALL(1, 0, 1); break;                                                          \
+    case 6: CALL(0, 1, 1); break;                                                          \
+    default: CALL(1, 1, 1); break;                                                         \
+    }
+
 /* float32 */
 #define FSM_T_F32 1
 #define FT float
@@ -97,4 +111,6 @@ const fsm_kernels FSM_CAT(fsm_kernels_, FSM_ISA_SUFFIX) = {
     FSM_BOTH(col_expsum),
     FSM_BOTH(col_scale),
     FSM_BOTH(col_logsub),
+    FSM_BOTH(row_wmax),
+    FSM_BOTH(row_wexpsum),
 };

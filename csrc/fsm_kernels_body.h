@@ -55,6 +55,58 @@ FSM_INLINE void K(acc_lanes)(vf64 *lo, vf64 *hi)
 }
 #endif
 
+/* ----------------------------------------------------------- temperature
+ * softmax(x / t) is computed as exp((x - m) / t - log sum): x - m = hi + lo exactly
+ * (TwoSum), then q = hi * (1/t) with its rounding error recovered from the residual
+ * hi - q*t (exact with FMA; Dekker's product elsewhere), so q + q_lo is (x - m)/t to about
+ * twice the working precision and the result keeps the contract of t = 1. With t == 1
+ * (`temper` false) the kernels skip all of it. */
+typedef struct { VT t, inv_t, t_hi, t_lo; } K(temper_t);
+
+FSM_INLINE K(temper_t) K(temper_make)(FT t)
+{
+    K(temper_t) c;
+    /* Veltkamp split of t: t_hi has half the mantissa, so q_hi * t_hi is exact (Dekker) */
+    const FT split = FSM_T_F32 ? (FT)4097.0 : (FT)134217729.0; /* 2^12 + 1, 2^27 + 1 */
+    const FT th = t * split - (t * split - t);
+    c.t = V(set1)(t);
+    c.inv_t = V(set1)((FT)1 / t);
+    c.t_hi = V(set1)(th);
+    c.t_lo = V(set1)(t - th);
+    return c;
+}
+
+/* (hi + lo) / t as q + *q_lo (hi + lo = x - m <= 0). Where q is far below the exp's cutoff
+ * or -inf, q_lo may be NaN: exp_lo zeroes such lanes and logsub drops a NaN low part. */
+FSM_INLINE VT K(temper_div)(VT hi, VT lo, const K(temper_t) *c, VT *q_lo)
+{
+    VT q = V(mul)(hi, c->inv_t);
+#if FSM_ISA_HAS_FMA
+    VT r = V(fma)(V(sub)(V(set1)(0), q), c->t, hi); /* hi - q t, exact */
+#else
+    const VT split = V(set1)(FSM_T_F32 ? (FT)4097.0 : (FT)134217729.0);
+    VT p = V(mul)(q, c->t);
+    VT s = V(mul)(q, split);
+    VT q_hi = V(sub)(s, V(sub)(s, q)), q_lo_ = V(sub)(q, q_hi);
+    /* q t = p + err exactly (Dekker) */
+    VT err = V(sub)(V(mul)(q_hi, c->t_hi), p);
+    err = V(add)(err, V(mul)(q_hi, c->t_lo));
+    err = V(add)(err, V(mul)(q_lo_, c->t_hi));
+    err = V(add)(err, V(mul)(q_lo_, c->t_lo));
+    VT r = V(sub)(V(sub)(hi, p), err); /* hi - p is exact: p is within an ulp or two of hi */
+#endif
+    *q_lo = V(mul)(V(add)(r, lo), c->inv_t);
+    return q;
+}
+
+/* (x - m) / t as hi + *lo; the plain exact difference when !temper */
+FSM_INLINE VT K(scaled_diff)(VT x, VT m, VT neg_m, const K(temper_t) *c, VT *lo, const int temper)
+{
+    VT hi = K(sub_exact)(x, m, neg_m, lo);
+    if (temper) hi = K(temper_div)(hi, *lo, c, lo);
+    return hi;
+}
+
 /* ------------------------------------------------------------------ rows */
 
 static FT K(row_max)(const FT *x, fsm_int n)
@@ -80,10 +132,11 @@ static FT K(row_max)(const FT *x, fsm_int n)
  * sum takes of it. With split, the terms equal to the max (each exactly 1) are counted
  * instead of summed, so that the sum of the others keeps its relative accuracy (log1p in
  * the driver); softmax needs only the total. */
-FSM_INLINE VT K(expsum_step)(VT x, VT m, VT neg_m, VT *term, V(count) *ties, const int split)
+FSM_INLINE VT K(expsum_step)(VT x, VT m, VT neg_m, const K(temper_t) *c, VT *term, V(count) *ties,
+                              const int split, const int temper)
 {
     VT lo;
-    VT hi = K(sub_exact)(x, m, neg_m, &lo);
+    VT hi = K(scaled_diff)(x, m, neg_m, c, &lo, temper);
     VT e = K(exp_lo)(hi, lo);
     if (split) {
         V(mask) is_max = V(eq)(x, m);
@@ -95,8 +148,9 @@ FSM_INLINE VT K(expsum_step)(VT x, VT m, VT neg_m, VT *term, V(count) *ties, con
     return e;
 }
 
-FSM_INLINE void K(row_expsum_impl)(const FT *x, fsm_int n, FT m, FT *y, double *sum,
-                                   double *ties, const int store, const int split)
+FSM_INLINE void K(row_expsum_impl)(const FT *x, fsm_int n, FT m, const K(temper_t) *c, FT *y,
+                                   double *sum, double *ties, const int store, const int split,
+                                   const int temper)
 {
     const VT vm = V(set1)(m), neg_m = V(set1)(-m);
     const vf64 zero = vf64_set1(0.0);
@@ -112,8 +166,8 @@ FSM_INLINE void K(row_expsum_impl)(const FT *x, fsm_int n, FT m, FT *y, double *
          * pair adds at most 1 ulp (float32) / 0.5 ulp (float64) to the sum's error */
         for (; i + 2 * VW <= end; i += 2 * VW) {
             VT t0, t1;
-            VT e0 = K(expsum_step)(V(load)(x + i), vm, neg_m, &t0, &cnt, split);
-            VT e1 = K(expsum_step)(V(load)(x + i + VW), vm, neg_m, &t1, &cnt, split);
+            VT e0 = K(expsum_step)(V(load)(x + i), vm, neg_m, c, &t0, &cnt, split, temper);
+            VT e1 = K(expsum_step)(V(load)(x + i + VW), vm, neg_m, c, &t1, &cnt, split, temper);
             if (store) {
                 V(store)(y + i, e0);
                 V(store)(y + i + VW, e1);
@@ -123,7 +177,7 @@ FSM_INLINE void K(row_expsum_impl)(const FT *x, fsm_int n, FT m, FT *y, double *
         for (; i < end; i += VW) {
             const fsm_int k = end - i < VW ? end - i : VW;
             VT t;
-            VT e = K(expsum_step)(K(load_k)(x + i, k, -INFINITY), vm, neg_m, &t, &cnt, split);
+            VT e = K(expsum_step)(K(load_k)(x + i, k, -INFINITY), vm, neg_m, c, &t, &cnt, split, temper);
             if (store) K(store_k)(y + i, k, e);
             K(acc_add)(&a_lo, &a_hi, t);
         }
@@ -139,12 +193,12 @@ FSM_INLINE void K(row_expsum_impl)(const FT *x, fsm_int n, FT m, FT *y, double *
     *sum = fsm_acc_total(tot, comp);
 }
 
-static void K(row_expsum)(const FT *x, fsm_int n, FT m, FT *y, double *sum, double *ties)
+static void K(row_expsum)(const FT *x, fsm_int n, FT m, FT t, FT *y, double *sum, double *ties)
 {
-    if (y && ties) K(row_expsum_impl)(x, n, m, y, sum, ties, 1, 1);
-    else if (y) K(row_expsum_impl)(x, n, m, y, sum, ties, 1, 0);
-    else if (ties) K(row_expsum_impl)(x, n, m, y, sum, ties, 0, 1);
-    else K(row_expsum_impl)(x, n, m, y, sum, ties, 0, 0);
+    const K(temper_t) c = K(temper_make)(t);
+#define FSM_ROW_EXPSUM(store, split, temper) K(row_expsum_impl)(x, n, m, &c, y, sum, ties, store, split, temper)
+    FSM_FLAG_SWITCH(y != NULL, ties != NULL, t != 1, FSM_ROW_EXPSUM);
+#undef FSM_ROW_EXPSUM
 }
 
 /* y *= s_hi + s_lo: the low part makes the product as good as one by the exact scale */
@@ -169,27 +223,117 @@ static void K(row_scale)(FT *y, fsm_int n, FT s_hi, FT s_lo)
 
 /* y = (x - m) - c with x - m = hi + lo exact: (hi - c_hi) + (lo - c_lo). Both parts of
  * x - m are <= 0 and c >= 0, so nothing cancels. lo is NaN for x = -inf: drop it there. */
-FSM_INLINE VT K(logsub_step)(VT x, VT m, VT neg_m, VT c_hi, VT c_lo)
+FSM_INLINE VT K(logsub_step)(VT x, VT m, VT neg_m, const K(temper_t) *c, VT c_hi, VT c_lo,
+                              const int temper)
 {
     VT lo;
-    VT hi = K(sub_exact)(x, m, neg_m, &lo);
+    VT hi = K(scaled_diff)(x, m, neg_m, c, &lo, temper);
     VT low = V(sub)(lo, c_lo);
     low = V(keep_where)(V(eq)(low, low), low);
     return V(add)(V(sub)(hi, c_hi), low);
 }
 
-static void K(row_logsub)(const FT *x, fsm_int n, FT m, FT c_hi, FT c_lo, FT *y)
+FSM_INLINE void K(row_logsub_impl)(const FT *x, fsm_int n, FT m, const K(temper_t) *c, FT c_hi,
+                                   FT c_lo, FT *y, const int temper)
 {
     const VT vm = V(set1)(m), neg_m = V(set1)(-m), ch = V(set1)(c_hi), cl = V(set1)(c_lo);
     fsm_int i = 0;
     for (; i + 2 * VW <= n; i += 2 * VW) {
-        V(store)(y + i, K(logsub_step)(V(load)(x + i), vm, neg_m, ch, cl));
-        V(store)(y + i + VW, K(logsub_step)(V(load)(x + i + VW), vm, neg_m, ch, cl));
+        V(store)(y + i, K(logsub_step)(V(load)(x + i), vm, neg_m, c, ch, cl, temper));
+        V(store)(y + i + VW, K(logsub_step)(V(load)(x + i + VW), vm, neg_m, c, ch, cl, temper));
     }
     for (; i < n; i += VW) {
         const fsm_int k = n - i < VW ? n - i : VW;
-        K(store_k)(y + i, k, K(logsub_step)(K(load_k)(x + i, k, 0), vm, neg_m, ch, cl));
+        K(store_k)(y + i, k, K(logsub_step)(K(load_k)(x + i, k, 0), vm, neg_m, c, ch, cl, temper));
     }
+}
+
+static void K(row_logsub)(const FT *x, fsm_int n, FT m, FT t, FT c_hi, FT c_lo, FT *y)
+{
+    const K(temper_t) c = K(temper_make)(t);
+    if (t != 1) K(row_logsub_impl)(x, n, m, &c, c_hi, c_lo, y, 1);
+    else K(row_logsub_impl)(x, n, m, &c, c_hi, c_lo, y, 0);
+}
+
+/* ------------------------------------------------------------ weighted rows
+ * logsumexp with weights b (SciPy's b=): a term whose weight is 0 takes no part, even
+ * where x is inf or NaN. wmax is the max of the x_i with w_i != 0 (-inf when none);
+ * wexpsum splits the weighted sum as ties = sum of w_i over x_i == m and rest = sum of
+ * w_i exp(x_i - m) over the others (double accumulators as in K(acc_add)). A NaN weight
+ * counts as nonzero and makes the sums NaN: the caller treats the row as special. */
+
+/* x where w != 0, -inf where w == 0 (a zero weight must hide an inf or NaN x) */
+FSM_INLINE VT K(weighted_x)(VT x, VT w)
+{
+    const V(mask) w0 = V(eq)(w, V(set1)(0));
+    return V(add)(V(zero_where)(w0, x), V(keep_where)(w0, V(set1)(-INFINITY)));
+}
+
+static FT K(row_wmax)(const FT *x, const FT *w, fsm_int n)
+{
+    VT m0 = V(set1)(-INFINITY), m1 = m0;
+    fsm_int i = 0;
+    for (; i + 2 * VW <= n; i += 2 * VW) {
+        m0 = V(max)(m0, K(weighted_x)(V(load)(x + i), V(load)(w + i)));
+        m1 = V(max)(m1, K(weighted_x)(V(load)(x + i + VW), V(load)(w + i + VW)));
+    }
+    for (; i < n; i += VW) {
+        const fsm_int k = n - i < VW ? n - i : VW;
+        m0 = V(max)(m0, K(weighted_x)(K(load_k)(x + i, k, -INFINITY), K(load_k)(w + i, k, 0)));
+    }
+    m0 = V(max)(m0, m1);
+    FT buf[VW];
+    V(store)(buf, m0);
+    FT m = buf[0];
+    for (int j = 1; j < VW; j++) m = buf[j] > m ? buf[j] : m;
+    return m;
+}
+
+/* one vector of the weighted pass: the tie weight and the rest term of each lane. x is
+ * taken as it is: a zero weight zeroes its lane's terms (an inf or NaN x there gives a NaN
+ * exp, which the select drops), and x = -inf gives exp 0 (below the exp's cutoff). */
+FSM_INLINE void K(wexpsum_step)(VT x, VT w, VT m, VT neg_m, VT *tie, VT *term)
+{
+    VT lo;
+    const VT hi = K(sub_exact)(x, m, neg_m, &lo);
+    const V(mask) is_max = V(eq)(x, m);
+    const VT e = K(exp_lo)(hi, lo);
+    *tie = V(keep_where)(is_max, w);
+    *term = V(zero_where)(V(eq)(w, V(set1)(0)), V(zero_where)(is_max, V(mul)(w, e)));
+}
+
+static void K(row_wexpsum)(const FT *x, const FT *w, fsm_int n, FT m, double *rest, double *ties)
+{
+    const VT vm = V(set1)(m), neg_m = V(set1)(-m);
+    const vf64 z = vf64_set1(0.0);
+    vf64 r_tot = z, r_comp = z, t_tot = z, t_comp = z;
+    fsm_int i = 0;
+    while (i < n) {
+        const fsm_int end = n - i > FSM_SUM_BLOCK ? i + FSM_SUM_BLOCK : n;
+        vf64 r_lo = z, r_hi = z, t_lo = z, t_hi = z;
+        /* two vectors a step, added in the input precision before the double accumulators
+         * (as in K(row_expsum_impl)) */
+        for (; i + 2 * VW <= end; i += 2 * VW) {
+            VT tie0, term0, tie1, term1;
+            K(wexpsum_step)(V(load)(x + i), V(load)(w + i), vm, neg_m, &tie0, &term0);
+            K(wexpsum_step)(V(load)(x + i + VW), V(load)(w + i + VW), vm, neg_m, &tie1, &term1);
+            K(acc_add)(&t_lo, &t_hi, V(add)(tie0, tie1));
+            K(acc_add)(&r_lo, &r_hi, V(add)(term0, term1));
+        }
+        for (; i < end; i += VW) {
+            const fsm_int k = end - i < VW ? end - i : VW;
+            VT tie, term;
+            K(wexpsum_step)(K(load_k)(x + i, k, -INFINITY), K(load_k)(w + i, k, 0), vm, neg_m, &tie, &term);
+            K(acc_add)(&t_lo, &t_hi, tie);
+            K(acc_add)(&r_lo, &r_hi, term);
+        }
+        K(acc_lanes)(&r_lo, &r_hi);
+        K(acc_lanes)(&t_lo, &t_hi);
+        fsm_acc_flush(&r_tot, &r_comp, vf64_add(r_lo, r_hi));
+        fsm_acc_flush(&t_tot, &t_comp, vf64_add(t_lo, t_hi));
+    }
+    *rest = fsm_acc_total(r_tot, r_comp);
+    *ties = fsm_acc_total(t_tot, t_comp);
 }
 
 /* --------------------------------------------------------------- columns
@@ -235,8 +379,8 @@ static void K(col_max)(const FT *x, fsm_int xs, fsm_int n, fsm_int w, FT *m)
 }
 
 FSM_INLINE void K(col_expsum_impl)(const FT *x, fsm_int xs, fsm_int n, fsm_int w, const FT *m,
-                                   FT *y, fsm_int ys, double *sum, double *ties, const int store,
-                                   const int split)
+                                   const K(temper_t) *tc, FT *y, fsm_int ys, double *sum,
+                                   double *ties, const int store, const int split, const int temper)
 {
     /* per column group: the block's partial sums (lo, hi as in K(acc_add)), the running
      * totals with their compensation (fsm_acc_flush), the tie counters */
@@ -268,13 +412,13 @@ FSM_INLINE void K(col_expsum_impl)(const FT *x, fsm_int xs, fsm_int n, fsm_int w
                 V(count) c = cnt[g];
                 if (k >= VW) {
                     for (fsm_int i = i0; i < i1; i++) {
-                        VT t, e = K(expsum_step)(V(load)(x + i * xs + j), vm, neg_m, &t, &c, split);
+                        VT t, e = K(expsum_step)(V(load)(x + i * xs + j), vm, neg_m, tc, &t, &c, split, temper);
                         if (store) V(store)(y + i * ys + j, e);
                         K(acc_add)(&lo, &hi, t);
                     }
                 } else {
                     for (fsm_int i = i0; i < i1; i++) {
-                        VT t, e = K(expsum_step)(K(load_tail)(x + i * xs + j, k, -INFINITY), vm, neg_m, &t, &c, split);
+                        VT t, e = K(expsum_step)(K(load_tail)(x + i * xs + j, k, -INFINITY), vm, neg_m, tc, &t, &c, split, temper);
                         if (store) K(store_tail)(y + i * ys + j, k, e);
                         K(acc_add)(&lo, &hi, t);
                     }
@@ -309,13 +453,14 @@ FSM_INLINE void K(col_expsum_impl)(const FT *x, fsm_int xs, fsm_int n, fsm_int w
     }
 }
 
-static void K(col_expsum)(const FT *x, fsm_int xs, fsm_int n, fsm_int w, const FT *m,
+static void K(col_expsum)(const FT *x, fsm_int xs, fsm_int n, fsm_int w, const FT *m, FT t,
                           FT *y, fsm_int ys, double *sum, double *ties)
 {
-    if (y && ties) K(col_expsum_impl)(x, xs, n, w, m, y, ys, sum, ties, 1, 1);
-    else if (y) K(col_expsum_impl)(x, xs, n, w, m, y, ys, sum, ties, 1, 0);
-    else if (ties) K(col_expsum_impl)(x, xs, n, w, m, y, ys, sum, ties, 0, 1);
-    else K(col_expsum_impl)(x, xs, n, w, m, y, ys, sum, ties, 0, 0);
+    const K(temper_t) c = K(temper_make)(t);
+#define FSM_COL_EXPSUM(store, split, temper) \
+    K(col_expsum_impl)(x, xs, n, w, m, &c, y, ys, sum, ties, store, split, temper)
+    FSM_FLAG_SWITCH(y != NULL, ties != NULL, t != 1, FSM_COL_EXPSUM);
+#undef FSM_COL_EXPSUM
 }
 
 static void K(col_scale)(FT *y, fsm_int ys, fsm_int n, fsm_int w, const FT *s_hi, const FT *s_lo)
@@ -333,8 +478,9 @@ static void K(col_scale)(FT *y, fsm_int ys, fsm_int n, fsm_int w, const FT *s_hi
     }
 }
 
-static void K(col_logsub)(const FT *x, fsm_int xs, fsm_int n, fsm_int w, const FT *m,
-                          const FT *c_hi, const FT *c_lo, FT *y, fsm_int ys)
+FSM_INLINE void K(col_logsub_impl)(const FT *x, fsm_int xs, fsm_int n, fsm_int w, const FT *m,
+                                   const K(temper_t) *tc, const FT *c_hi, const FT *c_lo, FT *y,
+                                   fsm_int ys, const int temper)
 {
     for (fsm_int i0 = 0; i0 < n; i0 += FSM_COL_TILE) {
         const fsm_int i1 = n - i0 > FSM_COL_TILE ? i0 + FSM_COL_TILE : n;
@@ -344,7 +490,15 @@ static void K(col_logsub)(const FT *x, fsm_int xs, fsm_int n, fsm_int w, const F
             const VT ch = K(load_part)(c_hi + j, k, 0), cl = K(load_part)(c_lo + j, k, 0);
             for (fsm_int i = i0; i < i1; i++)
                 K(store_part)(y + i * ys + j, k,
-                              K(logsub_step)(K(load_part)(x + i * xs + j, k, 0), vm, neg_m, ch, cl));
+                              K(logsub_step)(K(load_part)(x + i * xs + j, k, 0), vm, neg_m, tc, ch, cl, temper));
         }
     }
+}
+
+static void K(col_logsub)(const FT *x, fsm_int xs, fsm_int n, fsm_int w, const FT *m, FT t,
+                          const FT *c_hi, const FT *c_lo, FT *y, fsm_int ys)
+{
+    const K(temper_t) c = K(temper_make)(t);
+    if (t != 1) K(col_logsub_impl)(x, xs, n, w, m, &c, c_hi, c_lo, y, ys, 1);
+    else K(col_logsub_impl)(x, xs, n, w, m, &c, c_hi, c_lo, y, ys, 0);
 }

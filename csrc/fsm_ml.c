@@ -30,6 +30,67 @@ static int ml_scan_labels(const int64_t *target, fsm_int rows, fsm_int C, const 
     return 0;
 }
 
+/* One cross-entropy call, as every thread sees it. x, p, loss, grad are of the element type
+ * of the call; labels is NULL for probability targets, p NULL for class indices. */
+typedef struct ml_xent {
+    const fsm_kernels *k;
+    const void *x, *p;
+    const int64_t *labels;
+    fsm_int C;
+    const double *w;
+    int64_t ignore_index;
+    double eps, gscale;
+    void *loss, *grad;
+} ml_xent;
+
+/* The losses of rows [r0, r1) (stored in a->loss when given, gradients in a->grad), and
+ * their sum in row order. */
+typedef double (*ml_rows_fn)(const ml_xent *a, fsm_int r0, fsm_int r1);
+
+/* Threads: as in the softmax drivers (fsm_driver.c), rows are split over the caller's count
+ * of OpenMP threads when there are enough logits to pay for waking them (the same
+ * threshold). The total is the sum, in order, of the sums of fixed blocks of rows (about
+ * ML_BLOCK_ELEMENTS logits each, whatever the thread count), so that it is bitwise the same
+ * for any number of threads; a serial call runs the same blocks and makes no OpenMP call. */
+#define ML_PARALLEL_MIN_ELEMENTS 32768
+#define ML_BLOCK_ELEMENTS 65536
+#define ML_STACK_BLOCKS 32
+
+/* block b of `per` rows */
+static double ml_block(ml_rows_fn fn, const ml_xent *a, fsm_int rows, fsm_int per, fsm_int b)
+{
+    const fsm_int r0 = b * per;
+    return fn(a, r0, rows - r0 < per ? rows : r0 + per);
+}
+
+/* Runs fn over rows [0, rows) block by block; *sum = the sum of the block sums. 0, or -1
+ * when the partial sums could not be allocated. */
+static int ml_run_blocks(ml_rows_fn fn, const ml_xent *a, fsm_int rows, int threads, double *sum)
+{
+    const fsm_int C = a->C > 0 ? a->C : 1;
+    const fsm_int per = ML_BLOCK_ELEMENTS / C > 0 ? ML_BLOCK_ELEMENTS / C : 1;
+    const fsm_int blocks = (rows + per - 1) / per;
+    double stack[ML_STACK_BLOCKS], s = 0.0;
+    double *part = blocks <= ML_STACK_BLOCKS ? stack : (double *)malloc((size_t)blocks * sizeof(double));
+    if (!part) return -1;
+#ifdef _OPENMP
+    if (threads > 1 && blocks > 1 && (double)rows * (double)C >= ML_PARALLEL_MIN_ELEMENTS) {
+        fsm_int b;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+        for (b = 0; b < blocks; b++) part[b] = ml_block(fn, a, rows, per, b);
+    } else
+#else
+    (void)threads;
+#endif
+    {
+        for (fsm_int b = 0; b < blocks; b++) part[b] = ml_block(fn, a, rows, per, b);
+    }
+    for (fsm_int b = 0; b < blocks; b++) s += part[b];
+    if (part != stack) free(part);
+    *sum = s;
+    return 0;
+}
+
 #define FSM_CAT_(a, b) a##b
 #define FSM_CAT(a, b) FSM_CAT_(a, b)
 
@@ -81,7 +142,7 @@ static double D(xent_index_row)(const fsm_kernels *k, const FT *x, fsm_int C, in
         return ignored ? 0.0 : (double)NAN;
     }
     double rest, ties;
-    KER(k, row_expsum)(x, C, m, g, &rest, &ties);
+    KER(k, row_expsum)(x, C, m, 1, g, &rest, &ties);
     const double sum = rest + ties;
     if (ignored) {
         KER(k, row_scale)(g, C, (FT)(0.0 / sum), (FT)0.0);
@@ -102,6 +163,12 @@ static double D(xent_index_row)(const fsm_kernels *k, const FT *x, fsm_int C, in
         a = (1.0 - eps) * wt + (eps / (double)C) * wall;
     }
     if (g) {
+        /* p_t, and p_t - 1 without cancellation or a libm call, from the kernel's
+         * e_t = exp(x_t - m) still in g[t]: where x_t is the max, e_t = 1 and
+         * sum - e_t = (ties - 1) + rest is formed with one rounding; elsewhere the sum holds
+         * both e_t and the max's 1, so p_t = e_t / sum < 1/2 and p_t - 1 does not cancel. */
+        const double pt = (double)g[t] / sum;
+        const double pt_m1 = x[t] == m ? -((ties - 1.0) + rest) / sum : pt - 1.0;
         double hi, lo;
         FT shi, slo;
         fsm_ratio_pair(gscale * a, sum, &hi, &lo);
@@ -111,32 +178,12 @@ static double D(xent_index_row)(const fsm_kernels *k, const FT *x, fsm_int C, in
             const double u = gscale * eps / (double)C;
             for (fsm_int c = 0; c < C; c++) g[c] = (FT)((double)g[c] - u * (w ? w[c] : 1.0));
         }
-        /* the target's entry from its log-probability: a p_t - b_t without cancellation,
-         * (1 - eps) w_t (p_t - 1) = (1 - eps) w_t expm1(logp_t) */
-        double gt = (1.0 - eps) * wt * expm1(lpt);
-        if (eps > 0.0) gt += (eps / (double)C) * (wall * exp(lpt) - wt);
+        /* the target's entry a p_t - b_t = (1 - eps) w_t (p_t - 1) + eps / C (wall p_t - w_t) */
+        double gt = (1.0 - eps) * wt * pt_m1;
+        if (eps > 0.0) gt += (eps / (double)C) * (wall * pt - wt);
         g[t] = (FT)(gscale * gt);
     }
     return loss;
-}
-
-int FSM_CAT(fsm_xent_index_, FTN)(const fsm_kernels *k, const FT *x, fsm_int rows, fsm_int C,
-                                  const int64_t *target, const double *weight, int64_t ignore_index,
-                                  double smoothing, int reduction, FT *loss, double *total,
-                                  FT *grad, fsm_int *bad)
-{
-    double wsum = 0.0, acc = 0.0;
-    if (ml_scan_labels(target, rows, C, weight, ignore_index, &wsum, bad)) return FSM_BAD_LABEL;
-    const double gscale = reduction == FSM_REDUCE_MEAN ? 1.0 / wsum : 1.0;
-    for (fsm_int r = 0; r < rows; r++) {
-        const int64_t t = target[r];
-        const double l = D(xent_index_row)(k, x + r * C, C, t, t == ignore_index, weight, smoothing,
-                                           grad ? grad + r * C : NULL, gscale);
-        if (loss) loss[r] = (FT)l;
-        acc += l;
-    }
-    if (total) *total = reduction == FSM_REDUCE_MEAN ? acc / wsum : acc;
-    return 0;
 }
 
 /* One row against probabilities p: s_c = (1 - eps) p_c + eps / C, b_c = s_c w_c,
@@ -152,7 +199,7 @@ static double D(xent_prob_row)(const fsm_kernels *k, const FT *x, fsm_int C, con
         return (double)NAN;
     }
     double rest, ties;
-    KER(k, row_expsum)(x, C, m, g, &rest, &ties);
+    KER(k, row_expsum)(x, C, m, 1, g, &rest, &ties);
     const double sum = rest + ties;
     const double L = fsm_log_of_sum(rest, ties), md = (double)m;
     const double keep = 1.0 - eps, u = eps / (double)C;
@@ -173,18 +220,50 @@ static double D(xent_prob_row)(const fsm_kernels *k, const FT *x, fsm_int C, con
     return -acc;
 }
 
-int FSM_CAT(fsm_xent_prob_, FTN)(const fsm_kernels *k, const FT *x, fsm_int rows, fsm_int C,
-                                 const FT *target, const double *weight, double smoothing,
-                                 int reduction, FT *loss, double *total, FT *grad)
+/* the losses of rows [r0, r1) of one call (index or probability targets); see ml_rows_fn */
+static double D(xent_rows)(const ml_xent *a, fsm_int r0, fsm_int r1)
 {
+    const FT *x = (const FT *)a->x, *p = (const FT *)a->p;
+    FT *loss = (FT *)a->loss, *grad = (FT *)a->grad;
+    const fsm_int C = a->C;
     double acc = 0.0;
-    const double gscale = reduction == FSM_REDUCE_MEAN ? 1.0 / (double)rows : 1.0;
-    for (fsm_int r = 0; r < rows; r++) {
-        const double l = D(xent_prob_row)(k, x + r * C, C, target + r * C, weight, smoothing,
-                                          grad ? grad + r * C : NULL, gscale);
+    for (fsm_int r = r0; r < r1; r++) {
+        FT *g = grad ? grad + r * C : NULL;
+        double l;
+        if (a->labels) {
+            const int64_t t = a->labels[r];
+            l = D(xent_index_row)(a->k, x + r * C, C, t, t == a->ignore_index, a->w, a->eps, g, a->gscale);
+        } else {
+            l = D(xent_prob_row)(a->k, x + r * C, C, p + r * C, a->w, a->eps, g, a->gscale);
+        }
         if (loss) loss[r] = (FT)l;
         acc += l;
     }
+    return acc;
+}
+
+int FSM_CAT(fsm_xent_index_, FTN)(const fsm_kernels *k, const FT *x, fsm_int rows, fsm_int C,
+                                  const int64_t *target, const double *weight, int64_t ignore_index,
+                                  double smoothing, int reduction, FT *loss, double *total,
+                                  FT *grad, fsm_int *bad, int threads)
+{
+    double wsum = 0.0, acc;
+    if (ml_scan_labels(target, rows, C, weight, ignore_index, &wsum, bad)) return FSM_BAD_LABEL;
+    const ml_xent a = {k, x, NULL, target, C, weight, ignore_index, smoothing,
+                       reduction == FSM_REDUCE_MEAN ? 1.0 / wsum : 1.0, loss, grad};
+    if (ml_run_blocks(D(xent_rows), &a, rows, threads, &acc)) return -1;
+    if (total) *total = reduction == FSM_REDUCE_MEAN ? acc / wsum : acc;
+    return 0;
+}
+
+int FSM_CAT(fsm_xent_prob_, FTN)(const fsm_kernels *k, const FT *x, fsm_int rows, fsm_int C,
+                                 const FT *target, const double *weight, double smoothing,
+                                 int reduction, FT *loss, double *total, FT *grad, int threads)
+{
+    double acc;
+    const ml_xent a = {k, x, target, NULL, C, weight, 0, smoothing,
+                       reduction == FSM_REDUCE_MEAN ? 1.0 / (double)rows : 1.0, loss, grad};
+    if (ml_run_blocks(D(xent_rows), &a, rows, threads, &acc)) return -1;
     if (total) *total = reduction == FSM_REDUCE_MEAN ? acc / (double)rows : acc;
     return 0;
 }

@@ -36,23 +36,26 @@ enum { FSM_BAD_LABEL = -2 };
  *   loss       per-row losses (reduction NONE), or NULL
  *   total      the reduced loss (sum, or mean), for MEAN and SUM; NULL allowed for NONE
  *   grad       NULL, or the gradient of the returned loss (of its sum for NONE)
+ *   threads    OpenMP threads to split the rows over when there are enough logits (0 or 1:
+ *              serial); the results do not depend on it, bit for bit
  */
 int fsm_xent_index_f32(const fsm_kernels *k, const float *x, fsm_int rows, fsm_int C,
                        const int64_t *target, const double *weight, int64_t ignore_index,
                        double smoothing, int reduction, float *loss, double *total,
-                       float *grad, fsm_int *bad);
+                       float *grad, fsm_int *bad, int threads);
 int fsm_xent_index_f64(const fsm_kernels *k, const double *x, fsm_int rows, fsm_int C,
                        const int64_t *target, const double *weight, int64_t ignore_index,
                        double smoothing, int reduction, double *loss, double *total,
-                       double *grad, fsm_int *bad);
+                       double *grad, fsm_int *bad, int threads);
 
-/* Cross-entropy against class probabilities target[rows][C] (same layout as x). */
+/* Cross-entropy against class probabilities target[rows][C] (same layout as x); the other
+ * arguments as above. */
 int fsm_xent_prob_f32(const fsm_kernels *k, const float *x, fsm_int rows, fsm_int C,
                       const float *target, const double *weight, double smoothing,
-                      int reduction, float *loss, double *total, float *grad);
+                      int reduction, float *loss, double *total, float *grad, int threads);
 int fsm_xent_prob_f64(const fsm_kernels *k, const double *x, fsm_int rows, fsm_int C,
                       const double *target, const double *weight, double smoothing,
-                      int reduction, double *loss, double *total, double *grad);
+                      int reduction, double *loss, double *total, double *grad, int threads);
 
 /* Vector-Jacobian products given the forward output, rows of n contiguous elements:
  *   softmax:      out = y * (g - sum(g * y))

@@ -270,3 +270,51 @@ def test_reference_keeps_tiny_rest():
         assert ex.log_softmax[0][0, 0] == pytest.approx(-np.exp(-200.0), rel=1e-15)
         assert ex.logsumexp[0][0] == pytest.approx(np.exp(-200.0), rel=1e-15)
         assert ex.log_softmax[0][1, 0] == -np.log(2.0) and ex.softmax[0][1, 1] == 0.5
+
+
+# --------------------------------------------------------------------------- long rows
+
+LONG_N = 300_000  # above the drivers' long-row threshold (131072 float32 / 65536 float64)
+
+
+@pytest.mark.skipif(not LONGDOUBLE_IS_WIDE, reason="the long-row reference needs a wide longdouble")
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+def test_long_rows_blockwise_contract(dtype):
+    """Rows longer than L2 go blockwise (partials merged across blocks): blocks whose maxima
+    differ by tens (the merge rescales), a block of -inf, the max in the last block, ties
+    across blocks. The contract bounds hold as for short rows."""
+    rng = _rng("long-blocks", dtype.name)
+    x = rng.standard_normal((4, LONG_N))
+    x[0, :: 40_000] += np.arange(0, 60, 60 / len(x[0, :: 40_000]))  # maxima rise block by block
+    x[1, 70_000:140_000] = -np.inf                                   # a block (or two) of -inf
+    x[1, -1] = 9.0                                                   # the max in the last block
+    x[2] *= 30                                                       # spreads past the exp cutoff
+    x[3, [5, 150_000, LONG_N - 3]] = 7.0                             # ties in different blocks
+    x = x.astype(dtype)
+    ex = exact_rows_ld(x)
+    for func in FUNCS:
+        _checked(func, run_layout(func, x, "rows"), x, ex, dtype, f"{func} {dtype.name} long rows")
+    out = np.empty_like(x)                                           # out= apart from x
+    fs.softmax(x, axis=1, out=out)
+    np.testing.assert_array_equal(out, fs.softmax(x, axis=1))
+    inplace = x.copy()                                               # in place: the one-row path
+    fs.softmax(inplace, axis=1, out=inplace)
+    _checked("softmax", inplace, x, ex, dtype, f"softmax {dtype.name} long rows in place")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+def test_long_rows_special_values_follow_scipy(dtype):
+    """+inf or NaN in a later block, all -inf: SciPy's results, as for short rows."""
+    import scipy.special as sc
+
+    x = np.zeros((4, LONG_N), dtype)
+    x[0, -10] = np.inf
+    x[1, 200_000] = np.nan
+    x[2] = -np.inf
+    x[3, 1000] = np.inf
+    x[3, -5] = -np.inf
+    with np.errstate(invalid="ignore"):
+        for func in FUNCS:
+            got = getattr(fs, func)(x, axis=1)
+            want = getattr(sc, func)(x.astype(np.float64), axis=1)
+            np.testing.assert_array_equal(got, want.astype(dtype), err_msg=func)

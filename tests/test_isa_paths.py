@@ -23,7 +23,8 @@ import scipy.special as sc
 
 import fastsoftmax as fs
 from fastsoftmax import _core
-from ulp import abs_error_in_ulps_of, assert_ulp, describe_worst, exact_rows, lse_cancels, run_layout, ulp_of
+from ulp import (abs_error_in_ulps_of, assert_ulp, describe_worst, exact_rows, exact_rows_mp, lse_cancels,
+                 run_layout, ulp_of)
 
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
 DTYPES = (F32, F64)
@@ -148,6 +149,60 @@ def test_path_matches_scalar_and_reference(isa, func, dtype, layout):
             assert_ulp(got[keep], (exact[0][keep], exact[1][keep]), bound, f"n={n}", rows=x[keep])
         except AssertionError as exc:
             failures.append(str(exc))
+    assert not failures, f"{func} {dtype.name} {layout} on {isa}:\n" + "\n".join(failures)
+
+
+TEMPERATURES = (0.37, 2.9, 0.013)
+TEMPERATURE_LENGTHS = tuple(range(1, 18)) + (33, 100)
+
+
+@functools.lru_cache(maxsize=None)
+def tempered_exact(n, dtype, t):
+    x, _ = rows_for(n, dtype)
+    return exact_rows_mp(x, temperature=t)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+@pytest.mark.parametrize("func", ("softmax", "log_softmax"))
+def test_temperature_path_matches_reference(isa, func, dtype, layout):
+    """temperature=T against exact maths on x / T (T rounded to the dtype, as NumPy's x / T
+    rounds it): the division is fused and carried exactly, so the contract bounds of T = 1
+    hold, on every path (FMA residual on avx2/neon, Dekker's product on scalar/sse2)."""
+    f = getattr(fs, func)
+    failures = []
+    for t in TEMPERATURES:
+        tc = float(dtype.type(t))
+        for n in TEMPERATURE_LENGTHS:
+            x, _ = rows_for(n, dtype)
+            ex = tempered_exact(n, dtype, tc)
+            if layout == "rows":
+                got = f(x, axis=-1, temperature=t)
+            elif layout == "cols":
+                got = f(np.ascontiguousarray(x.T), axis=0, temperature=t).T
+            else:
+                wide = np.full((x.shape[0], 2 * n), np.nan, dtype=dtype)
+                wide[:, 1::2] = x
+                got = f(wide[:, 1::2], axis=-1, temperature=t)
+            exact = getattr(ex, func)
+            if func == "log_softmax":
+                # terms of the sum below the smallest normal number are flushed (documented):
+                # log_softmax may be off by their sum, absolutely; small T reaches them
+                with np.errstate(over="ignore", invalid="ignore"):
+                    terms = ex.softmax[0] * np.exp(ex.logsum[0])[:, None]
+                    lost = np.where(terms < np.finfo(dtype).tiny, terms, 0).sum(axis=1, keepdims=True)
+                    err = np.maximum(np.abs((got - exact[0]) - exact[1]) - lost, 0)
+                bad = err > BOUND[dtype][func] * ulp_of(exact[0], exact[1], dtype)
+                bad = (bad & ~np.isneginf(exact[0])) | (np.isneginf(exact[0]) != np.isneginf(got))
+                if bad.any():
+                    i = tuple(np.argwhere(bad)[0])
+                    failures.append(f"T={t} n={n}: got {got[i]!r}, exact {exact[0][i]!r}, lost {lost[i[0], 0]:.3g}; "
+                                    f"row {x[i[0]][:8]!r}")
+                continue
+            try:
+                assert_ulp(got, exact, BOUND[dtype][func], f"T={t} n={n}", rows=x)
+            except AssertionError as exc:
+                failures.append(str(exc))
     assert not failures, f"{func} {dtype.name} {layout} on {isa}:\n" + "\n".join(failures)
 
 

@@ -204,3 +204,172 @@ def test_where_cost_stays_close_to_the_plain_call():
     mask = RNG.random(x.shape) < 0.8
     filled = np.where(mask, x, -np.inf).astype(np.float32)
     np.testing.assert_array_equal(softmax(x, axis=1, where=mask), softmax(filled, axis=1))
+
+
+# --------------------------------------------------------------------------- temperature=
+
+TEMPER_X = RNG.normal(0, 4, (5, 6, 7))
+
+
+@pytest.mark.parametrize("t", [0.25, 1.0, 3.5])
+@pytest.mark.parametrize("axis", AXES, ids=str)
+@pytest.mark.parametrize("name", FUNCS)
+def test_temperature_is_softmax_of_x_over_t(name, axis, t):
+    """softmax(x, temperature=T) == scipy softmax(x / T) (float64: x / T rounds once, which
+    SciPy sees and we do not; to 1e-13 relative; log_softmax near 0 absolutely, where
+    SciPy's x - max - log(sum) cancels: our relative accuracy there is test_isa_paths')."""
+    ours, theirs = FUNCS[name]
+    x = TEMPER_X.copy()
+    got = ours(x, axis=axis, temperature=t)
+    atol = 1e-300 if name == "softmax" else 1e-15 * np.abs(x / t).max()
+    np.testing.assert_allclose(got, theirs(x / t, axis=axis), rtol=1e-13, atol=atol)
+    np.testing.assert_array_equal(x, TEMPER_X)  # the input is not written
+
+
+@pytest.mark.parametrize("name", FUNCS)
+def test_temperature_one_is_the_plain_call(name):
+    ours, _ = FUNCS[name]
+    for t in (1, 1.0, np.float32(1), np.int64(1)):
+        np.testing.assert_array_equal(ours(X32, axis=1, temperature=t), ours(X32, axis=1))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.int32, np.bool_, np.longdouble])
+@pytest.mark.parametrize("name", FUNCS)
+def test_temperature_dtypes(name, dtype):
+    """The dtype rules of the plain call; T is rounded to the compute dtype as NumPy's
+    x / T rounds a Python float (float32 for float16/float32 inputs)."""
+    ours, theirs = FUNCS[name]
+    x = (TEMPER_X * (1 if dtype != np.bool_ else 0) + (dtype == np.bool_)).astype(dtype)
+    got = ours(x, axis=-1, temperature=0.3)
+    want_dtype = ours(x, axis=-1).dtype
+    assert got.dtype == want_dtype
+    compute = np.float32 if want_dtype in (np.float16, np.float32) else want_dtype.type
+    scaled = x.astype(compute).astype(np.longdouble) / np.longdouble(compute(0.3))
+    want = theirs(scaled, axis=-1).astype(want_dtype)
+    tol = {np.float16: 2e-3, np.float32: 2e-6}.get(want_dtype.type, 1e-13)
+    atol = 1e-30 if name == "softmax" else tol * float(np.abs(scaled).max())  # see above
+    np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=tol, atol=atol)
+
+
+@pytest.mark.parametrize("name", FUNCS)
+def test_temperature_with_where_out_and_dtype(name):
+    ours, theirs = FUNCS[name]
+    mask = RNG.random(X32.shape) < 0.7
+    got = ours(X32, axis=1, temperature=0.5, where=mask)
+    plain = ours(X32 / np.float32(0.5), axis=1, where=mask)
+    np.testing.assert_allclose(got, plain, rtol=3e-6, atol=1e-30)
+    out = np.empty_like(X32)
+    assert ours(X32, axis=1, temperature=0.5, out=out) is out
+    np.testing.assert_array_equal(out, ours(X32, axis=1, temperature=0.5))
+    got64 = ours(X32, axis=1, temperature=0.5, dtype=np.float64)
+    assert got64.dtype == np.float64
+    atol = 0 if name == "softmax" else 1e-15 * np.abs(X32 / 0.5).max()  # SciPy's cancellation
+    np.testing.assert_allclose(got64, theirs(X32.astype(np.float64) / 0.5, axis=1), rtol=1e-13, atol=atol)
+
+
+def test_temperature_beyond_the_dtype_range():
+    """T whose reciprocal is not a normal float32: x / T is taken in float64 first."""
+    x = np.array([1.0, 2.0, 3.0, 3.0], np.float32)
+    np.testing.assert_array_equal(softmax(x, temperature=1e-40), [0, 0, 0.5, 0.5])
+    np.testing.assert_allclose(softmax(x, temperature=1e300), np.full(4, 0.25), rtol=1e-7)
+    np.testing.assert_array_equal(log_softmax(x, temperature=1e-300)[:2], [-np.inf, -np.inf])
+    np.testing.assert_allclose(softmax(x.astype(np.float64), temperature=1e-310),
+                               [0, 0, 0.5, 0.5])
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("name", FUNCS)
+def test_temperature_must_be_positive_and_finite(name, bad):
+    ours, _ = FUNCS[name]
+    with pytest.raises(ValueError, match="temperature must be a positive finite number"):
+        ours(X32, temperature=bad)
+
+
+@pytest.mark.parametrize("bad", ["2", None, True, np.array([1.0, 2.0]), 1 + 0j])
+@pytest.mark.parametrize("name", FUNCS)
+def test_temperature_must_be_a_real_number(name, bad):
+    ours, _ = FUNCS[name]
+    with pytest.raises(TypeError, match="temperature must be a real number"):
+        ours(X32, temperature=bad)
+
+
+# --------------------------------------------------------------------------- b= on the C path
+
+def _exact_weighted_lse(x, w):
+    """log(sum(w * exp(x))) per row, exactly (mpmath, 40 digits), for w > 0."""
+    import mpmath
+
+    ctx = mpmath.mp.clone()
+    ctx.dps = 40
+    out = []
+    for xr, wr in zip(x.astype(np.float64), w.astype(np.float64)):
+        out.append(float(ctx.log(ctx.fsum(ctx.mpf(float(b)) * ctx.exp(ctx.mpf(float(a))) for a, b in zip(xr, wr)))))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_b_is_on_the_c_path_and_accurate(dtype, monkeypatch, restore_isa):
+    """Positive weights: against exact maths, 2 ulp of the result (rows of 1..40 elements,
+    spreads of 60, row-vector and full-shape weights), on every ISA path; the kernels'
+    partials are used (not the NumPy twin)."""
+    from fastsoftmax import _core, _reference
+
+    rng = np.random.default_rng(21)
+    used = []
+    real_parts = _core.logsumexp_parts
+    monkeypatch.setattr(_core, "logsumexp_parts", lambda *a: used.append(1) or real_parts(*a))
+    monkeypatch.setattr(_reference, "logsumexp", None)  # the twin must not be reached
+    for isa in [name for name, _, ok in _core.isa_table() if ok]:
+        _core.set_isa(isa)
+        for n in (1, 3, 8, 17, 40):
+            x = (rng.uniform(-60, 0, (6, n)) + rng.normal(0, 50, (6, 1))).astype(dtype)
+            for w in (rng.uniform(0.01, 10, (6, n)), rng.uniform(0.01, 10, n)):
+                w = w.astype(dtype)
+                got = logsumexp(x, axis=1, b=w)
+                assert got.dtype == dtype
+                exact = _exact_weighted_lse(x, np.broadcast_to(w, x.shape))
+                ulp = np.spacing(np.abs(exact).astype(dtype)).astype(np.float64)
+                err = np.abs(got.astype(np.float64) - exact) / np.maximum(ulp, np.spacing(dtype(1)))
+                assert err.max() <= 2.0, (isa, n, err.max())
+    assert used
+
+
+@pytest.mark.parametrize("a_dtype, b, want", [
+    (np.float32, 2.5, np.float32),                           # a Python scalar is weak
+    (np.float32, np.float64(2.5), np.float64),
+    (np.float32, np.ones(3, np.float64), np.float64),
+    (np.float16, np.ones(3, np.float16), np.float16),
+    (np.int32, np.ones(3, np.int64), np.float64),
+    (np.float64, np.ones(3, np.float32), np.float64),
+    (np.float32, np.ones(3, np.bool_), np.float32),
+])
+def test_b_result_dtype_is_scipys(a_dtype, b, want):
+    a = np.array([0.5, -1.0, 2.0]).astype(a_dtype)
+    got = logsumexp(a, b=b)
+    assert np.asarray(got).dtype == want
+    assert np.asarray(sc.logsumexp(a, b=b)).dtype == want
+    np.testing.assert_allclose(np.float64(got), sc.logsumexp(a.astype(np.float64), b=np.float64(b) if np.ndim(b) == 0 else np.asarray(b, np.float64)),
+                               rtol={np.float16: 2e-3, np.float32: 1e-6}.get(want, 1e-14))
+
+
+def test_b_special_values_follow_scipy_on_the_c_path():
+    """b = 0 hides inf and NaN in a; all-zero weights give (-inf, 0); weights that cancel
+    give -inf with sign 0; a negative sum is NaN without return_sign; a NaN weight gives NaN."""
+    a = np.array([[1.0, np.inf, 2.0], [np.nan, 0.5, 0.5], [1.0, 1.0, 3.0], [0.0, 1.0, 2.0], [0.0, 1.0, 2.0]],
+                 np.float32)
+    b = np.array([[1.0, 0.0, 2.0], [0.0, 1.0, -1.0], [0.0, 0.0, 0.0], [1.0, 1.0, -5.0], [1.0, np.nan, 1.0]],
+                 np.float32)
+    for return_sign in (False, True):
+        got = logsumexp(a, axis=1, b=b, return_sign=return_sign)
+        want = sc.logsumexp(a, axis=1, b=b, return_sign=return_sign)
+        for g, w in zip(got if return_sign else (got,), want if return_sign else (want,)):
+            np.testing.assert_allclose(g, w, rtol=1e-6, equal_nan=True)
+
+
+def test_temperature_on_a_dask_array():
+    """Dask arrays take x / T lazily (rounded once), then the Dask functions."""
+    da = pytest.importorskip("dask.array")
+    x = RNG.normal(0, 3, (40, 30))
+    lazy = softmax(da.from_array(x, chunks=(10, 7)), axis=1, temperature=2.5)
+    assert isinstance(lazy, da.Array)
+    np.testing.assert_allclose(lazy.compute(scheduler="synchronous"), sc.softmax(x / 2.5, axis=1), rtol=1e-13)

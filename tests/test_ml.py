@@ -268,6 +268,34 @@ def test_xent_dtypes():
         cross_entropy(x, np.array([True, False]))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(300, 700), (40000, 3)], ids=["wide", "narrow"])
+def test_xent_threads_bitwise_identical(dtype, shape):
+    """Rows split over OpenMP threads (several blocks of rows in both shapes): every result,
+    the reduced loss included, is bitwise the same for 1, 2 and 3 threads, and torch's."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    x, t, w, p = make_case(dtype, shape=shape, n_ignored=50)
+    cases = [((x, t), dict(weight=w, label_smoothing=0.1)), ((x, t), {}), ((x, p), dict(weight=w))]
+    results = {}
+    for n in (1, 2, 3):
+        with threadpoolctl.threadpool_limits(limits=n, user_api="openmp"):
+            results[n] = [cross_entropy(*args, reduction=r, return_grad=True, **kw)
+                          for args, kw in cases for r in REDUCTIONS]
+    for n in (2, 3):
+        for (l1, g1), (ln, gn) in zip(results[1], results[n]):
+            np.testing.assert_array_equal(ln, l1)
+            np.testing.assert_array_equal(gn, g1)
+    loss, grad = results[2][0]  # weight, smoothing, mean
+    tl, tg = torch_xent(x, t, weight=w, label_smoothing=0.1)
+    assert_close(loss, tl, dtype, scale=10)
+    assert_close(grad, tg, dtype)
+    bad = t.copy()
+    bad.reshape(-1)[[-7, -3]] = shape[-1]  # two bad labels: the first is named
+    with threadpoolctl.threadpool_limits(limits=2, user_api="openmp"):
+        with pytest.raises(ValueError, match=rf"label {shape[-1]} at index \({bad.size - 7},\)"):
+            cross_entropy(x, bad.astype(np.int32), return_grad=True)
+
+
 # ---------------------------------------------------------------------------------------
 # gradients: finite differences (float64), huge logits
 
@@ -297,6 +325,26 @@ def test_xent_grad_none_is_grad_of_sum():
     _, g_none = cross_entropy(x, t, weight=w, reduction="none", return_grad=True)
     _, g_sum = cross_entropy(x, t, weight=w, reduction="sum", return_grad=True)
     np.testing.assert_array_equal(g_none, g_sum)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_xent_grad_target_entry_relative_accuracy(dtype):
+    """The target's gradient entry p_t - 1 keeps full relative accuracy when p_t is close to
+    1 (the target the only max: no cancellation) and is exact to a few ulp elsewhere (a tied
+    max, below the max, smoothing's wall * p_t - w_t), against exact two-term formulas."""
+    x = np.array([[0.0, -30.0, -30.0], [5.0, 5.0, -40.0], [-1.0, 0.5, 0.25], [0.0, -60.0, -80.0]],
+                 dtype=dtype)
+    t = np.array([0, 0, 0, 0])
+    _, grad = cross_entropy(x, t, reduction="sum", return_grad=True)
+    xd = x.astype(np.float64)
+    e = np.exp(xd - xd.max(axis=1, keepdims=True))
+    rest = e[:, 1:].sum(axis=1)  # the other terms, exact enough in float64
+    expected = -rest / (e[:, 0] + rest)  # p_0 - 1 = -(sum - e_0) / sum
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(grad[:, 0], expected, rtol=4 * eps, atol=0)
+    # with smoothing s: (1 - s)(p_t - 1) + s / C (C p_t - 1), here at s = 1 (C p_t - 1) / C
+    _, g1 = cross_entropy(x, t, reduction="sum", label_smoothing=1.0, return_grad=True)
+    np.testing.assert_allclose(g1[:, 0], (3 * e[:, 0] / (e[:, 0] + rest) - 1) / 3, rtol=8 * eps, atol=0)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

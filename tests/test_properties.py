@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -296,3 +296,51 @@ def test_numpy_twin_keeps_the_dtype(name, dtype, shape):
     x = np.arange(int(np.prod(shape)), dtype=dtype).reshape(shape)
     assert np.asarray(getattr(_reference, name)(x)).dtype == np.dtype(dtype)
     assert np.asarray(getattr(_reference, name)(x, axis=-1 if shape else None)).dtype == np.dtype(dtype)
+
+
+# ---------------------------------------------------------------------------------------
+# where= (JAX semantics) over random masks, shapes, layouts, axes and temperatures
+
+def masked_reference(x, w, ax, t):
+    """softmax, log_softmax and logsumexp of x / t over the included elements only, in a
+    wider precision, written straight from the definition (not through fastsoftmax's route):
+    excluded outputs 0 / -inf; a reduction with nothing included gives 0 / -inf / -inf."""
+    xw = wide(x if x.ndim else x.reshape(1)) / wide(np.asarray(t, x.dtype))
+    w = np.broadcast_to(w, xw.shape)
+    m = np.max(xw, axis=ax, keepdims=True, where=w, initial=-np.inf)
+    some = np.isfinite(m)  # finite inputs: -inf only where nothing (finite) is included
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        shifted = np.where(w & some, xw - np.where(some, m, 0), -np.inf)
+        s = np.sum(np.exp(shifted), axis=ax, keepdims=True)
+        ls = np.log(s)
+    sm = np.where(w & some, np.exp(shifted) / np.where(some, s, 1), 0)
+    lsm = np.where(w & some, shifted - np.where(some, ls, 0), -np.inf)
+    lse = np.where(some, m + np.where(some, ls, 0), -np.inf)
+    return sm, lsm, lse
+
+
+@SETTINGS
+@given(data=st.data())
+def test_where_masks_against_the_definition(data):
+    x, axis = data.draw(array_and_axis())
+    assume(np.all(np.isfinite(x)))
+    ax, _ = reduced(x, axis)
+    # a mask of x's shape, or one that broadcasts (length-1 and missing leading axes)
+    mshape = tuple(1 if data.draw(st.booleans()) else n for n in x.shape)
+    mshape = mshape[data.draw(st.integers(0, len(mshape))):]
+    mask = data.draw(hnp.arrays(np.bool_, mshape))
+    t = data.draw(st.sampled_from([1.0, 1.0, 0.5, 3.0]))
+    sm, lsm, lse = masked_reference(x, mask, ax, t)
+    shape = x.shape
+    rtol = 64 * eps(x.dtype)
+    # log_softmax near 0 and logsumexp near 0 are measured absolutely against their scale
+    scale = np.abs(wide(x)).max(initial=0) / t + 1
+    got = call("softmax", x, axis=axis, where=mask, temperature=t)
+    assert got.shape == shape and got.dtype == x.dtype.newbyteorder("=")
+    assert_close_where_finite(got, sm.reshape(shape), rtol=rtol, atol=2 * tiny(x.dtype), msg="softmax")
+    got = call("log_softmax", x, axis=axis, where=mask, temperature=t)
+    assert_close_where_finite(got, lsm.reshape(shape), rtol=rtol, atol=rtol * scale, msg="log_softmax")
+    if t == 1.0:
+        got = call("logsumexp", x, axis=axis, where=mask, keepdims=True)
+        want = lse if x.ndim else lse.reshape(1)
+        assert_close_where_finite(got, want, rtol=rtol, atol=rtol * scale, msg="logsumexp")

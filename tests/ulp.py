@@ -84,8 +84,9 @@ def _dd_of_mpf(v):
     return hi, float(v - hi)
 
 
-def exact_rows_mp(x):
-    """Exact results (mpmath, 40 digits) for the rows of a 2-D float32/float64 array."""
+def exact_rows_mp(x, temperature=1.0):
+    """Exact results (mpmath, 40 digits) for the rows of a 2-D float32/float64 array; with
+    a temperature T, those of x / T taken exactly (lse and logsum then of x / T too)."""
     x64, m = _as_rows(x)
     r, n = x64.shape
     sm = np.zeros((2, r, n))
@@ -95,8 +96,9 @@ def exact_rows_mp(x):
     mpf, exp, log = _ctx.mpf, _ctx.exp, _ctx.log
     for i in range(r):
         mm = mpf(float(m[i]))
+        t = mpf(float(temperature))
         # x - m is exact at 40 digits for any two float64s less than 2^80 apart in exponent
-        d = [None if v == -np.inf else mpf(v) - mm for v in x64[i].tolist()]
+        d = [None if v == -np.inf else (mpf(v) - mm) / t for v in x64[i].tolist()]
         e = [_ctx.zero if di is None else exp(di) for di in d]
         # L = log(sum) = log(k) + log1p(rest / k), k the count of maxima: exact to 40 digits
         # relative even when the rest is below 10^-40 of the sum (log_softmax at the max)
@@ -110,7 +112,7 @@ def exact_rows_mp(x):
                 lsm[0, i, j], lsm[1, i, j] = -np.inf, 0.0
             else:
                 lsm[0, i, j], lsm[1, i, j] = _dd_of_mpf(d[j] - ls)
-        lse[:, i] = _dd_of_mpf(mm + ls)
+        lse[:, i] = _dd_of_mpf(mm / t + ls)
         lsum[:, i] = _dd_of_mpf(ls)
     return Exact((sm[0], sm[1]), (lsm[0], lsm[1]), (lse[0], lse[1]), (lsum[0], lsum[1]), m)
 

@@ -62,7 +62,7 @@ def plot_command(args):
     except ValueError as exc:
         raise SystemExit(f"python -m fastsoftmax plot: {exc}") from None
     names = labels or [str(i) for i in range(logits.size)]
-    probs = softmax(logits / args.temperature)
+    probs = softmax(logits, temperature=args.temperature)
     width = max(len(n) for n in names)
     for name, x, p in zip(names, logits, probs):
         print(f"  {name:>{width}}  logit {x:>8.4g}  p {p:.4f}")

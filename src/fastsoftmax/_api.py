@@ -105,8 +105,11 @@ def _masked(x, where, func):
                          f"the input's shape {x.shape}") from None
     compute, result = _classify(x, func)
     if compute is not None:  # the C path: a float32/float64 copy, excluded elements at -inf
-        filled = np.array(x, dtype=compute, order="C")
-        _core.fill_excluded(filled, np.ascontiguousarray(w))
+        if x.dtype == compute and x.flags.c_contiguous and x.flags.aligned:
+            filled = _core.fill_excluded(x, np.ascontiguousarray(w), np.empty_like(x))
+        else:
+            filled = np.array(x, dtype=compute, order="C")
+            _core.fill_excluded(filled, np.ascontiguousarray(w), filled)
     else:
         filled = np.where(w, x, -np.inf).astype(result)
     return filled, w, ma_mask, result
@@ -152,14 +155,44 @@ def _to_last_axis(x, axes):
     return moved.reshape(moved.shape[: x.ndim - k] + (merged,)), moved.shape
 
 
-def _softmax_like(x, axis, op, func, out=None, dtype=None):
+def _check_temperature(temperature, func):
+    """temperature as a Python float: a real number, positive and finite."""
+    if isinstance(temperature, (bool, np.bool_)) or not isinstance(temperature, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{func}: temperature must be a real number, not {type(temperature).__name__}")
+    t = float(temperature)
+    if not 0.0 < t < np.inf:
+        raise ValueError(f"{func}: temperature must be a positive finite number, got {temperature!r}")
+    return t
+
+
+def _kernel_temperature(t, compute):
+    """The temperature the kernels take for compute dtype `compute`: t rounded to it (as
+    NumPy's x / t rounds a Python float t to x's dtype), or None when that number or its
+    reciprocal is not a finite normal number there (the kernels multiply by 1/t)."""
+    with np.errstate(over="ignore", under="ignore"):
+        tc = compute.type(t)
+    tiny, huge = np.finfo(compute).tiny, np.finfo(compute).max
+    return float(tc) if tiny <= tc <= huge and tiny <= 1 / float(tc) <= huge else None
+
+
+def _softmax_like(x, axis, op, func, out=None, dtype=None, temperature=1.0):
     x = np.asarray(x)
     compute, result = _classify(x, func, dtype)
     if out is not None:
         _check_out(out, x.shape, result, func)
+    t = temperature
+    twin = _reference.softmax if op == _core.SOFTMAX else _reference.log_softmax
+    if compute is not None and t != 1.0 and _kernel_temperature(t, compute) is None:
+        # a temperature beyond the compute dtype's range: x / t in a wider type (float64,
+        # or longdouble for float64), then the NumPy twin there; rare, slower, still exact
+        wide = np.dtype(np.float64) if result.itemsize < 8 else np.dtype(np.longdouble)
+        res = twin(_native(x).astype(wide) / wide.type(t), axis=axis)
+        with np.errstate(over="ignore", under="ignore"):  # log_softmax may pass -inf
+            return _deliver(res.astype(result), out)
     if compute is None:
-        twin = _reference.softmax if op == _core.SOFTMAX else _reference.log_softmax
-        return _deliver(twin(_native(x).astype(result, copy=False), axis=axis), out)
+        xr = _native(x).astype(result, copy=False)
+        return _deliver(twin(xr if t == 1.0 else xr / result.type(t), axis=axis), out)
+    t = _kernel_temperature(t, compute) if t != 1.0 else 1.0
     axes = _normalize_axes(axis, max(x.ndim, 1))
     xc = _c_ready(x, compute)
     if xc.ndim == 0:
@@ -168,15 +201,15 @@ def _softmax_like(x, axis, op, func, out=None, dtype=None):
         # the kernels write straight into out= when it has the compute dtype (in place too:
         # each element is read before it is written)
         direct = out is not None and out.ndim > 0 and out.dtype == compute
-        res = _core.softmax_axis(xc, axes[0], op, out if direct else np.empty_like(xc))
+        res = _core.softmax_axis(xc, axes[0], op, out if direct else np.empty_like(xc), t)
         if direct:
             return out
     elif len(axes) == xc.ndim and xc.flags.c_contiguous:
         flat = xc.reshape(-1)
-        res = _core.softmax_axis(flat, 0, op, np.empty_like(flat)).reshape(xc.shape)
+        res = _core.softmax_axis(flat, 0, op, np.empty_like(flat), t).reshape(xc.shape)
     else:
         merged, moved_shape = _to_last_axis(xc, axes)
-        res = _core.softmax_axis(merged, merged.ndim - 1, op, np.empty_like(merged))
+        res = _core.softmax_axis(merged, merged.ndim - 1, op, np.empty_like(merged), t)
         k = len(axes)
         res = np.moveaxis(res.reshape(moved_shape), tuple(range(xc.ndim - k, xc.ndim)), axes)
     if res.dtype != result:
@@ -186,19 +219,25 @@ def _softmax_like(x, axis, op, func, out=None, dtype=None):
     return res.reshape(x.shape)[()] if x.ndim == 0 else res
 
 
-def _softmax_where(x, axis, op, func, where, out, dtype):
+def _softmax_where(x, axis, op, func, where, out, dtype, temperature):
     """softmax / log_softmax with where= (or a masked array): excluded outputs are 0 / -inf,
     and so is every output of a reduction with nothing included."""
     is_ma = isinstance(x, np.ma.MaskedArray)
     filled, w, ma_mask, result = _masked(x, where, func)
-    res = _softmax_like(filled, axis, op, func, None, result if dtype is None else dtype)
+    res = _softmax_like(filled, axis, op, func, None, result if dtype is None else dtype, temperature)
     fill = 0.0 if op == _core.SOFTMAX else -np.inf
-    axes = _normalize_axes(axis, max(filled.ndim, 1)) if filled.ndim else None
-    none_in = ~np.any(w, axis=axes, keepdims=True) if filled.ndim else ~w
     res = np.asarray(res)
-    np.copyto(res, fill, where=none_in)  # excluded elements are already 0 / -inf ...
-    if np.isnan(res).any():  # ... unless a NaN among the included made its row NaN
-        np.copyto(res, fill, where=~w)
+    # Excluded elements are already 0 / -inf (exp(-inf) = 0), except in the reductions that
+    # come out NaN: those with nothing included (all -inf) and those with a NaN or +inf
+    # among the included. Such a reduction is NaN at its first element, so one look there
+    # decides whether the fix-ups below (each a pass over the array) are needed at all.
+    axes = _normalize_axes(axis, res.ndim) if res.ndim else ()
+    first = res[tuple(slice(0, 1) if i in axes else slice(None) for i in range(res.ndim))]
+    if np.isnan(first).any():
+        none_in = ~np.any(w, axis=axes, keepdims=True) if res.ndim else ~w
+        np.copyto(res, fill, where=none_in)
+        if np.isnan(res).any():
+            np.copyto(res, fill, where=~w)
     if is_ma:
         return np.ma.MaskedArray(res, mask=ma_mask)
     if out is not None:
@@ -207,21 +246,21 @@ def _softmax_where(x, axis, op, func, where, out, dtype):
     return res[()] if res.ndim == 0 else res
 
 
-def _softmax_entry(x, axis, op, func, out, dtype, where):
-    """The route of a softmax / log_softmax call: the one-call fast path for the common
-    case first (it costs the rest nothing), then Dask, where=/masked, the full API path."""
-    if out is None and dtype is None and where is None:
-        res = _core.softmax_fast(x, axis, op)  # None unless x is exactly an ndarray
-        if res is not None:
-            return res
+def _softmax_entry(x, axis, op, func, out, dtype, where, temperature):
+    """The route of a softmax / log_softmax call that the one-call fast path (in softmax()
+    and log_softmax() themselves) did not take: Dask, where=/masked, the full API path."""
+    plain = type(temperature) is float and temperature == 1.0
+    t = 1.0 if plain else _check_temperature(temperature, func)
     if _is_dask(x):
+        if t != 1.0:  # lazily x / t (rounded once), then the Dask functions
+            x = x / t
         return _dask_call(func, x, axis, out=out, dtype=dtype, where=where)
     if where is not None or isinstance(x, np.ma.MaskedArray):
-        return _softmax_where(x, axis, op, func, where, out, dtype)
-    return _softmax_like(x, axis, op, func, out, dtype)
+        return _softmax_where(x, axis, op, func, where, out, dtype, t)
+    return _softmax_like(x, axis, op, func, out, dtype, t)
 
 
-def softmax(x, axis=None, *, out=None, dtype=None, where=None):
+def softmax(x, axis=None, *, temperature=1.0, out=None, dtype=None, where=None):
     """Softmax along `axis`: exp(x) / sum(exp(x)), computed stably.
 
     A drop-in for ``scipy.special.softmax``: same signature, shapes, dtypes and special
@@ -233,12 +272,21 @@ def softmax(x, axis=None, *, out=None, dtype=None, where=None):
         Input array (real floating, integer or bool).
     axis : int, tuple of ints or None, optional
         Axis or axes to normalise over; None (the default) means the whole array.
+    temperature : float, optional
+        T > 0 (default 1): the result is softmax(x / T), with the division fused into the
+        kernel and carried exactly (T is first rounded to the compute dtype, as NumPy's
+        ``x / T`` does). T > 1 flattens the distribution, T < 1 sharpens it.
     out : ndarray, optional
         Where to write the result: the result's shape and dtype, writeable; may be `x`
         itself (in place). Returned.
     dtype : floating dtype, optional
         The precision to compute in and return (float32 input with ``dtype=np.float64``
         is computed in float64).
+    where : array_like of bool, optional
+        Elements to include (broadcast against `x`), as in JAX: the others take no part
+        and their outputs are 0. A reduction with nothing included gives 0 everywhere.
+        A ``numpy.ma.MaskedArray`` is read as ``where=`` its unmasked elements and comes
+        back masked.
 
     Returns
     -------
@@ -253,23 +301,39 @@ def softmax(x, axis=None, *, out=None, dtype=None, where=None):
     >>> np.round(softmax(np.array([[1.0, 1.0], [0.0, np.log(3.0)]], dtype=np.float32), axis=1), 6)
     array([[0.5 , 0.5 ],
            [0.25, 0.75]], dtype=float32)
+    >>> np.round(softmax([1.5, 0.8, -0.2], temperature=2.0), 4)
+    array([0.469 , 0.3305, 0.2005])
+    >>> softmax([1.0, 2.0, 3.0], where=[True, False, True])
+    array([0.11920292, 0.        , 0.88079708])
     """
-    return _softmax_entry(x, axis, _core.SOFTMAX, "softmax", out, dtype, where)
+    if out is None and dtype is None and where is None:  # the common call: one call into C
+        res = _core.softmax_fast(x, axis, _core.SOFTMAX, temperature)  # None: not that call
+        if res is not None:
+            return res
+    return _softmax_entry(x, axis, _core.SOFTMAX, "softmax", out, dtype, where, temperature)
 
 
-def log_softmax(x, axis=None, *, out=None, dtype=None, where=None):
+def log_softmax(x, axis=None, *, temperature=1.0, out=None, dtype=None, where=None):
     """Logarithm of the softmax along `axis`: x - logsumexp(x), computed stably.
 
     A drop-in for ``scipy.special.log_softmax``, accurate to 3 ulp (float32) / 4 ulp
-    (float64) relative, the max element included (where SciPy returns 0).
+    (float64) relative, the max element included (where SciPy returns 0). The keywords
+    are those of `softmax`: with ``temperature=T`` the result is log_softmax(x / T), and
+    excluded elements (``where=``) give -inf.
 
     Examples
     --------
     >>> from fastsoftmax import log_softmax
     >>> float(log_softmax([0.0, -40.0])[0])
     -4.248354255291589e-18
+    >>> log_softmax([1.0, 2.0, 3.0], temperature=0.5, where=[True, True, False])
+    array([-2.12692801, -0.12692801,        -inf])
     """
-    return _softmax_entry(x, axis, _core.LOG_SOFTMAX, "log_softmax", out, dtype, where)
+    if out is None and dtype is None and where is None:  # as in softmax()
+        res = _core.softmax_fast(x, axis, _core.LOG_SOFTMAX, temperature)
+        if res is not None:
+            return res
+    return _softmax_entry(x, axis, _core.LOG_SOFTMAX, "log_softmax", out, dtype, where, temperature)
 
 
 def _sign_of(out):
@@ -336,7 +400,14 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, *, out=No
     a = np.asarray(a)
     compute, result = _classify(a, "logsumexp", dtype)
     if b is not None:
-        _classify(np.asarray(b), "logsumexp")  # the same dtype rules for the weights
+        b_arr = np.asarray(b)
+        _classify(b_arr, "logsumexp")  # the same dtype rules for the weights
+        # the result dtype with weights, as SciPy's: a Python scalar b is weak (NEP 50)
+        a_dt = np.dtype(np.float64) if a.dtype.kind in "biu" and dtype is None else result
+        weighted = np.result_type(a_dt, b if type(b) in (int, float, complex) else b_arr, np.float16)
+        w_compute, w_result = _classify(np.empty(0, weighted), "logsumexp")
+        if w_compute is not None and a.size and b_arr.size:
+            return _logsumexp_weighted(a, b_arr, axis, keepdims, return_sign, out, w_compute, w_result)
     if compute is None or b is not None:
         if dtype is not None:
             a = a.astype(result)
@@ -357,17 +428,56 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, *, out=No
     else:
         merged, _ = _to_last_axis(ac, axes)
         res = _core.logsumexp_axis(merged, merged.ndim - 1, np.empty(merged.shape[:-1], dtype=compute))
-    if res.dtype != result:
-        res = res.astype(result)
-    if keepdims:
-        res = np.expand_dims(res, axes) if a.ndim else res.reshape(1)  # SciPy: atleast_1d
     sign = None
     if return_sign:
         sign = _sign_of(res) if a.size else np.full_like(res, -1.0)
-        sign = sign[()] if sign.ndim == 0 else sign
+    return _lse_deliver(res, sign, a.ndim, axes, keepdims, out, result)
+
+
+def _lse_deliver(res, sign, ndim, axes, keepdims, out, result):
+    """The finished logsumexp (res, and sign unless None) of an ndim-dimensional input
+    reduced over axes: cast to the result dtype, keepdims applied, written to out= if
+    given, NumPy scalars for 0-d results; a pair when sign is given."""
+    with np.errstate(over="ignore"):  # float16 results may round to inf, as SciPy's do
+        res = res.astype(result, copy=False)
+        sign = None if sign is None else np.asarray(sign).astype(result, copy=False)
+    if keepdims:  # SciPy: a 0-d input comes back 1-d
+        res = np.expand_dims(res, axes) if ndim else res.reshape(1)
+        sign = None if sign is None else sign.reshape(res.shape)
+    if sign is not None and sign.ndim == 0:
+        sign = sign[()]
     if out is not None:
         _check_out(out, res.shape, result, "logsumexp")
         res = _deliver(res, out)
     elif res.ndim == 0:
         res = res[()]
-    return (res, sign) if return_sign else res
+    return res if sign is None else (res, sign)
+
+
+def _logsumexp_weighted(a, b, axis, keepdims, return_sign, out, compute, result):
+    """logsumexp with weights b (real, broadcast against a) on the C path: the kernels give
+    the partials (max of the weighted terms, summed weight of the max terms, scaled sum of
+    the others) in one pass after the max, finished here as the twin finishes them. Where
+    that result is not finite (infinite or NaN inputs, sums that cancel to 0, a negative
+    sum without return_sign) the twin computes the whole call: SciPy's plain formula."""
+    ac, bc = _c_ready(a, compute), _c_ready(b, compute)
+    try:
+        A, B = np.broadcast_arrays(ac, bc)
+    except ValueError:
+        raise ValueError(f"logsumexp: b of shape {b.shape} does not broadcast against a of shape {a.shape}") from None
+    if A.ndim == 0:
+        A, B = A.reshape(1), B.reshape(1)
+    axes = _normalize_axes(axis, A.ndim)
+    ax = axes[0]
+    if len(axes) > 1:
+        (A, _), (B, _) = _to_last_axis(A, axes), _to_last_axis(B, axes)
+        ax = A.ndim - 1
+    m, ties, rest = _core.logsumexp_parts(A, ax, B)
+    res, sign = _reference.logsumexp_of_parts(m.astype(np.float64), ties, rest, return_sign)
+    if not np.isfinite(res).all():
+        res = _reference.logsumexp(_native(a).astype(result), axis=axis, b=b, keepdims=keepdims,
+                                   return_sign=return_sign)
+        res, sign = res if return_sign else (res, None)
+        return _lse_deliver(np.asarray(res), sign, -1, (), False, out, result)
+    return _lse_deliver(res, sign if return_sign else None, max(np.ndim(a), np.ndim(b)), axes,
+                        keepdims, out, result)

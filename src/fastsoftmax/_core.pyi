@@ -29,8 +29,8 @@ def set_isa(name: str) -> None:
 def max_threads() -> int:
     """Threads a large call would use now (1 when built without OpenMP)."""
 
-def fill_excluded(x: np.ndarray[Any, Any], mask: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]: ...
-def softmax_fast(x: object, axis: object, op: int) -> np.ndarray[Any, Any] | None:
+def fill_excluded(x: np.ndarray[Any, Any], mask: np.ndarray[Any, Any], out: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]: ...
+def softmax_fast(x: object, axis: object, op: int, temperature: object = 1.0) -> np.ndarray[Any, Any] | None:
     """softmax (op=SOFTMAX) / log_softmax (op=LOG_SOFTMAX) for the common call: a native,
     aligned float32/float64 array and one int axis (or None on 1-d); None otherwise."""
 
@@ -38,9 +38,15 @@ def logsumexp_fast(x: object, axis: object) -> Any:
     """logsumexp for the common call (as softmax_fast): an array, a NumPy scalar for 1-d
     input, or None when the call needs the full API path."""
 
-def softmax_axis(x: np.ndarray[Any, Any], axis: int, op: int, out: _Out) -> _Out:
-    """out = softmax (op=SOFTMAX) or log_softmax (op=LOG_SOFTMAX) of x along axis; x and
-    out of one shape and dtype (float32 or float64, native, aligned). Returns out."""
+def logsumexp_parts(
+    x: np.ndarray[Any, Any], axis: int, w: np.ndarray[Any, Any] | None = None
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """(m, ties, rest) of logsumexp along axis: the max (of the elements with nonzero
+    weight), the (weighted) count of the max terms, the scaled sum of the others."""
+
+def softmax_axis(x: np.ndarray[Any, Any], axis: int, op: int, out: _Out, temperature: float = 1.0) -> _Out:
+    """out = softmax (op=SOFTMAX) or log_softmax (op=LOG_SOFTMAX) of x / temperature along
+    axis; x and out of one shape and dtype (float32 or float64, native, aligned). Returns out."""
 
 def logsumexp_axis(x: np.ndarray[Any, Any], axis: int, out: _Out) -> _Out:
     """out = logsumexp of x along axis; out has x's shape without that axis. Returns out."""

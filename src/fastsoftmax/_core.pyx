@@ -33,10 +33,16 @@ cdef extern from "fsm.h" nogil:
     const fsm_kernels *fsm_isa_kernels(int isa)
     int fsm_best_isa()
     int fsm_max_threads()
-    int fsm_softmax_f32(const fsm_kernels *k, int op, const float *x, float *y, const fsm_shape *s)
-    int fsm_softmax_f64(const fsm_kernels *k, int op, const double *x, double *y, const fsm_shape *s)
+    int fsm_softmax_f32(const fsm_kernels *k, int op, float t, const float *x, float *y, const fsm_shape *s)
+    int fsm_softmax_f64(const fsm_kernels *k, int op, double t, const double *x, double *y, const fsm_shape *s)
     int fsm_logsumexp_f32(const fsm_kernels *k, const float *x, float *y, const fsm_shape *s)
     int fsm_logsumexp_f64(const fsm_kernels *k, const double *x, double *y, const fsm_shape *s)
+    void fsm_fill_excluded_f32(const float *x, const unsigned char *keep, float *y, fsm_int n)
+    void fsm_fill_excluded_f64(const double *x, const unsigned char *keep, double *y, fsm_int n)
+    int fsm_lse_parts_f32(const fsm_kernels *k, const float *x, const float *w, const fsm_int *w_st,
+                          const fsm_shape *s, float *m, double *ties, double *rest)
+    int fsm_lse_parts_f64(const fsm_kernels *k, const double *x, const double *w, const fsm_int *w_st,
+                          const fsm_shape *s, double *m, double *ties, double *rest)
 
 SOFTMAX = FSM_SOFTMAX
 LOG_SOFTMAX = FSM_LOG_SOFTMAX
@@ -92,20 +98,24 @@ def set_isa(str name):
 
 
 cdef bint _collapse(cnp.ndarray a, int lo, int hi, fsm_int *size, fsm_int *stride):
-    """Dimensions [lo, hi) of `a` as one (size, stride in elements); False if that needs a copy."""
-    cdef fsm_int itemsize = a.itemsize, total = 1, expect = 0, st
+    """Dimensions [lo, hi) of `a` as one (size, stride in elements); False if that needs a copy.
+    (C-API accessors only: this runs on every call, and attribute lookups cost more than
+    a small softmax.)"""
+    cdef const cnp.npy_intp *shape = cnp.PyArray_DIMS(a)
+    cdef const cnp.npy_intp *strides = cnp.PyArray_STRIDES(a)
+    cdef fsm_int itemsize = cnp.PyArray_ITEMSIZE(a), total = 1, expect = 0, st
     cdef int d
     cdef bint seen = False
     stride[0] = 0
     for d in range(lo, hi):
-        if a.shape[d] == 0:  # nothing to address: any stride will do
+        if shape[d] == 0:  # nothing to address: any stride will do
             size[0] = 0
             return True
     for d in range(hi - 1, lo - 1, -1):
-        total *= a.shape[d]
-        if a.shape[d] == 1:
+        total *= shape[d]
+        if shape[d] == 1:
             continue
-        st = a.strides[d]
+        st = strides[d]
         if st % itemsize:
             return False
         st //= itemsize
@@ -114,21 +124,22 @@ cdef bint _collapse(cnp.ndarray a, int lo, int hi, fsm_int *size, fsm_int *strid
             seen = True
         elif st != expect:
             return False
-        expect = st * a.shape[d]
+        expect = st * shape[d]
     size[0] = total
     return True
 
 
 cdef bint _view3(cnp.ndarray a, int axis, fsm_int *outer, fsm_int *n, fsm_int *inner,
                  fsm_int *s_outer, fsm_int *s_n, fsm_int *s_inner):
-    cdef fsm_int unused
+    cdef fsm_int itemsize = cnp.PyArray_ITEMSIZE(a)
+    cdef fsm_int st = cnp.PyArray_STRIDES(a)[axis]
     if not _collapse(a, 0, axis, outer, s_outer):
         return False
-    if not _collapse(a, axis + 1, a.ndim, inner, s_inner):
+    if not _collapse(a, axis + 1, cnp.PyArray_NDIM(a), inner, s_inner):
         return False
-    n[0] = a.shape[axis]
-    s_n[0] = a.strides[axis] // a.itemsize
-    return a.strides[axis] % a.itemsize == 0
+    n[0] = cnp.PyArray_DIMS(a)[axis]
+    s_n[0] = st // itemsize
+    return st % itemsize == 0
 
 
 cdef inline bint _c_ready(object x):
@@ -154,41 +165,34 @@ cdef inline int _single_axis(cnp.ndarray x, object axis):
     return <int>a if 0 <= a < ndim else -1
 
 
-cdef extern from "math.h" nogil:
-    float INFINITY
-
-
-def fill_excluded(cnp.ndarray x, cnp.ndarray mask):
-    """x[~mask] = -inf in place, for where=: x a C-contiguous float32/float64 array (ours, a
-    copy), mask a C-contiguous bool array of the same shape. A branch-free select loop (the
-    compiler vectorises it); NumPy's masked copies branch per element on random masks."""
-    cdef Py_ssize_t i, n = cnp.PyArray_SIZE(x)
+def fill_excluded(cnp.ndarray x, cnp.ndarray mask, cnp.ndarray out):
+    """out = x where mask, -inf elsewhere, for where=: x and out C-contiguous float32/float64
+    arrays of one shape and dtype (out may be x: in place), mask a C-contiguous bool array
+    of that shape. One branch-free pass (csrc/fsm_driver.c): random masks cost nothing."""
+    cdef fsm_int n = cnp.PyArray_SIZE(x)
     cdef const unsigned char *m = <const unsigned char *>cnp.PyArray_DATA(mask)
-    cdef float *xf
-    cdef double *xd
-    if cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32:
-        xf = <float *>cnp.PyArray_DATA(x)
-        with nogil:
-            for i in range(n):
-                xf[i] = xf[i] if m[i] else -INFINITY
-    else:
-        xd = <double *>cnp.PyArray_DATA(x)
-        with nogil:
-            for i in range(n):
-                xd[i] = xd[i] if m[i] else -INFINITY
-    return x
+    cdef void *xp = cnp.PyArray_DATA(x)
+    cdef void *yp = cnp.PyArray_DATA(out)
+    cdef bint f32 = cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32
+    with nogil:
+        if f32:
+            fsm_fill_excluded_f32(<const float *>xp, m, <float *>yp, n)
+        else:
+            fsm_fill_excluded_f64(<const double *>xp, m, <double *>yp, n)
+    return out
 
 
-def softmax_fast(object x, object axis, int op):
+def softmax_fast(object x, object axis, int op, object temperature=1.0):
     """softmax / log_softmax for the common call (a float32/float64 array, one int axis or
-    None on 1-d) with no Python-level work; None when the call needs the full API path."""
-    if not _c_ready(x):
+    None on 1-d, temperature 1.0) with no Python-level work; None when the call needs the
+    full API path."""
+    if not _c_ready(x) or not (type(temperature) is float and <double>temperature == 1.0):
         return None
     cdef int a = _single_axis(<cnp.ndarray>x, axis)
     if a < 0:
         return None
-    return softmax_axis(<cnp.ndarray>x, a, op,
-                        PyArray_NewLikeArray(<cnp.ndarray>x, cnp.NPY_KEEPORDER, NULL, 0))
+    return _softmax_into(<cnp.ndarray>x, a, op,
+                         PyArray_NewLikeArray(<cnp.ndarray>x, cnp.NPY_KEEPORDER, NULL, 0), 1.0)
 
 
 def logsumexp_fast(object x, object axis):
@@ -206,7 +210,7 @@ def logsumexp_fast(object x, object axis):
         if d != a:
             dims[k] = arr.shape[d]
             k += 1
-    out = logsumexp_axis(arr, a, cnp.PyArray_EMPTY(k, dims, cnp.PyArray_TYPE(arr), 0))
+    out = _logsumexp_into(arr, a, cnp.PyArray_EMPTY(k, dims, cnp.PyArray_TYPE(arr), 0))
     return out[()] if k == 0 else out
 
 
@@ -219,33 +223,60 @@ cdef cnp.ndarray _input_view(cnp.ndarray x, int axis, fsm_shape *s):
     return x
 
 
-def softmax_axis(cnp.ndarray x, int axis, int op, cnp.ndarray out):
-    """out = softmax (op=SOFTMAX) or log_softmax (op=LOG_SOFTMAX) of x along axis.
+# Below this many elements a call runs on one thread and keeps the GIL: releasing and
+# taking it back costs about as much as the work (the drivers' own threshold for threads
+# is FSM_PARALLEL_MIN_ELEMENTS, 32768, above this one).
+DEF SMALL_CALL_ELEMENTS = 16384
+
+
+cdef inline int _run_softmax(int typenum, int op, double t, const char *xp, char *yp,
+                             const fsm_shape *s) noexcept nogil:
+    if typenum == cnp.NPY_FLOAT32:
+        return fsm_softmax_f32(_active, op, <float>t, <const float *>xp, <float *>yp, s)
+    return fsm_softmax_f64(_active, op, t, <const double *>xp, <double *>yp, s)
+
+
+cdef inline int _run_logsumexp(int typenum, const char *xp, char *yp, const fsm_shape *s) noexcept nogil:
+    if typenum == cnp.NPY_FLOAT32:
+        return fsm_logsumexp_f32(_active, <const float *>xp, <float *>yp, s)
+    return fsm_logsumexp_f64(_active, <const double *>xp, <double *>yp, s)
+
+
+def softmax_axis(cnp.ndarray x, int axis, int op, cnp.ndarray out, double temperature=1.0):
+    """out = softmax (op=SOFTMAX) or log_softmax (op=LOG_SOFTMAX) of x / temperature along
+    axis.
 
     x, out: same shape, same dtype (float32 or float64, native byte order, aligned);
-    0 <= axis < x.ndim. Returns out."""
+    0 <= axis < x.ndim; temperature: positive, finite, with a finite normal reciprocal in
+    x's dtype (the Python layer checks). Returns out."""
+    return _softmax_into(x, axis, op, out, temperature)
+
+
+cdef object _softmax_into(cnp.ndarray x, int axis, int op, cnp.ndarray out, double temperature):
     cdef fsm_shape s
     cdef int rc
     cdef fsm_int unused
-    if cnp.PyArray_SIZE(x) == 0:
+    cdef fsm_int size = cnp.PyArray_SIZE(x)
+    if size == 0:
         return out
     x = _input_view(x, axis, &s)
     target = out
     if not _view3(out, axis, &unused, &unused, &unused, &s.y_outer, &s.y_n, &s.y_inner):
         out = np.empty((<object>x).shape, dtype=x.dtype)
         _view3(out, axis, &unused, &unused, &unused, &s.y_outer, &s.y_n, &s.y_inner)
-    cdef char *xp = cnp.PyArray_BYTES(x)
+    cdef const char *xp = cnp.PyArray_BYTES(x)
     cdef char *yp = cnp.PyArray_BYTES(out)
     cdef int typenum = cnp.PyArray_TYPE(x)
-    s.threads = _enter()
-    try:
-        with nogil:
-            if typenum == cnp.NPY_FLOAT32:
-                rc = fsm_softmax_f32(_active, op, <const float *>xp, <float *>yp, &s)
-            else:
-                rc = fsm_softmax_f64(_active, op, <const double *>xp, <double *>yp, &s)
-    finally:
-        _leave()
+    if size < SMALL_CALL_ELEMENTS:
+        s.threads = 1
+        rc = _run_softmax(typenum, op, temperature, xp, yp, &s)
+    else:
+        s.threads = _enter()
+        try:
+            with nogil:
+                rc = _run_softmax(typenum, op, temperature, xp, yp, &s)
+        finally:
+            _leave()
     if rc != 0:
         raise MemoryError("fastsoftmax: could not allocate scratch memory")
     if out is not target:
@@ -255,10 +286,15 @@ def softmax_axis(cnp.ndarray x, int axis, int op, cnp.ndarray out):
 
 def logsumexp_axis(cnp.ndarray x, int axis, cnp.ndarray out):
     """out = logsumexp of x along axis; out has x's shape without that axis (same dtype)."""
+    return _logsumexp_into(x, axis, out)
+
+
+cdef object _logsumexp_into(cnp.ndarray x, int axis, cnp.ndarray out):
     cdef fsm_shape s
     cdef int rc
     cdef fsm_int unused
-    if cnp.PyArray_SIZE(x) == 0:
+    cdef fsm_int size = cnp.PyArray_SIZE(x)
+    if size == 0:
         out.fill(-np.inf)  # an empty sum: log(0); nothing at all when out is empty too
         return out
     x = _input_view(x, axis, &s)
@@ -269,21 +305,74 @@ def logsumexp_axis(cnp.ndarray x, int axis, cnp.ndarray out):
         _collapse(out, 0, axis, &unused, &s.y_outer)
         _collapse(out, axis, out.ndim, &unused, &s.y_inner)
     s.y_n = 0
-    cdef char *xp = cnp.PyArray_BYTES(x)
+    cdef const char *xp = cnp.PyArray_BYTES(x)
     cdef char *yp = cnp.PyArray_BYTES(out)
     cdef int typenum = cnp.PyArray_TYPE(x)
-    s.threads = _enter()
-    try:
-        with nogil:
-            if typenum == cnp.NPY_FLOAT32:
-                rc = fsm_logsumexp_f32(_active, <const float *>xp, <float *>yp, &s)
-            else:
-                rc = fsm_logsumexp_f64(_active, <const double *>xp, <double *>yp, &s)
-    finally:
-        _leave()
+    if size < SMALL_CALL_ELEMENTS:
+        s.threads = 1
+        rc = _run_logsumexp(typenum, xp, yp, &s)
+    else:
+        s.threads = _enter()
+        try:
+            with nogil:
+                rc = _run_logsumexp(typenum, xp, yp, &s)
+        finally:
+            _leave()
     if rc != 0:
         raise MemoryError("fastsoftmax: could not allocate scratch memory")
     if out is not target:
         target[...] = out
     return target
+
+
+def logsumexp_parts(cnp.ndarray x, int axis, cnp.ndarray w=None):
+    """The partials of logsumexp along axis, as three arrays of x's shape without that axis:
+    m (x's dtype): the max of x, over the elements whose weight in w is nonzero when w is
+    given (-inf when there is none); ties (float64): the count of the elements equal to m
+    (with w, the sum of their weights); rest (float64): the sum over the other elements of
+    (w *) exp(x - m). Where m is not finite, ties and rest are unspecified.
+
+    x: float32/float64, native, aligned, ndim >= 1; 0 <= axis < x.ndim; w: None or an array
+    of x's shape and dtype (native, aligned, any strides: a np.broadcast_to view is fine).
+    logsumexp = m + log(ties) + log1p(rest / ties) where ties > 0 and rest / ties > -1."""
+    cdef fsm_shape s
+    cdef fsm_int unused
+    cdef fsm_int w_st[3]
+    cdef int rc
+    shape = (<object>x).shape[:axis] + (<object>x).shape[axis + 1:]
+    m = np.empty(shape, dtype=x.dtype)
+    ties = np.zeros(shape, dtype=np.float64)
+    rest = np.zeros(shape, dtype=np.float64)
+    if cnp.PyArray_SIZE(x) == 0:
+        m.fill(-np.inf)
+        return m, ties, rest
+    if w is not None and ((<object>w).shape != (<object>x).shape or w.dtype != x.dtype):
+        raise ValueError("logsumexp_parts: w must have x's shape and dtype")
+    x = _input_view(x, axis, &s)
+    if w is not None and not _view3(w, axis, &unused, &unused, &unused, &w_st[0], &w_st[1], &w_st[2]):
+        w = np.ascontiguousarray(w)
+        _view3(w, axis, &unused, &unused, &unused, &w_st[0], &w_st[1], &w_st[2])
+    s.y_outer, s.y_n, s.y_inner = s.inner, 0, 1  # the outputs: C-contiguous (outer, inner)
+    cdef char *xp = cnp.PyArray_BYTES(x)
+    cdef char *wp = NULL if w is None else cnp.PyArray_BYTES(w)
+    cdef char *mp = cnp.PyArray_BYTES(m)
+    cdef double *tp = <double *>cnp.PyArray_DATA(ties)
+    cdef double *rp = <double *>cnp.PyArray_DATA(rest)
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    s.threads = _enter()
+    try:
+        with nogil:
+            if typenum == cnp.NPY_FLOAT32:
+                rc = fsm_lse_parts_f32(_active, <const float *>xp, <const float *>wp, w_st, &s,
+                                       <float *>mp, tp, rp)
+            else:
+                rc = fsm_lse_parts_f64(_active, <const double *>xp, <const double *>wp, w_st, &s,
+                                       <double *>mp, tp, rp)
+    finally:
+        _leave()
+    if rc != 0:
+        raise MemoryError("fastsoftmax: could not allocate scratch memory")
+    return m, ties, rest
+
+
 include "_ml.pxi"

@@ -12,17 +12,17 @@ cdef extern from "fsm_ml.h" nogil:
     int fsm_xent_index_f32(const fsm_kernels *k, const float *x, fsm_int rows, fsm_int C,
                            const int64_t *target, const double *weight, int64_t ignore_index,
                            double smoothing, int reduction, float *loss, double *total,
-                           float *grad, fsm_int *bad)
+                           float *grad, fsm_int *bad, int threads)
     int fsm_xent_index_f64(const fsm_kernels *k, const double *x, fsm_int rows, fsm_int C,
                            const int64_t *target, const double *weight, int64_t ignore_index,
                            double smoothing, int reduction, double *loss, double *total,
-                           double *grad, fsm_int *bad)
+                           double *grad, fsm_int *bad, int threads)
     int fsm_xent_prob_f32(const fsm_kernels *k, const float *x, fsm_int rows, fsm_int C,
                           const float *target, const double *weight, double smoothing,
-                          int reduction, float *loss, double *total, float *grad)
+                          int reduction, float *loss, double *total, float *grad, int threads)
     int fsm_xent_prob_f64(const fsm_kernels *k, const double *x, fsm_int rows, fsm_int C,
                           const double *target, const double *weight, double smoothing,
-                          int reduction, double *loss, double *total, double *grad)
+                          int reduction, double *loss, double *total, double *grad, int threads)
     int fsm_softmax_grad_f32(const float *y, const float *g, float *out, fsm_int rows, fsm_int n)
     int fsm_softmax_grad_f64(const double *y, const double *g, double *out, fsm_int rows, fsm_int n)
     int fsm_log_softmax_grad_f32(const float *logp, const float *g, float *out, fsm_int rows, fsm_int n)
@@ -83,13 +83,19 @@ def cross_entropy_index(cnp.ndarray x, cnp.ndarray target, object weight, int64_
     cdef const double *wp = <const double *>_data_or_null(weight)
     cdef char *lp = _data_or_null(loss)
     cdef char *gp = _data_or_null(grad)
-    with nogil:
-        if typenum == cnp.NPY_FLOAT32:
-            rc = fsm_xent_index_f32(_active, <const float *>xp, rows, C, tp, wp, ignore_index,
-                                    smoothing, reduction, <float *>lp, &total, <float *>gp, &bad)
-        else:
-            rc = fsm_xent_index_f64(_active, <const double *>xp, rows, C, tp, wp, ignore_index,
-                                    smoothing, reduction, <double *>lp, &total, <double *>gp, &bad)
+    cdef int threads = _enter()
+    try:
+        with nogil:
+            if typenum == cnp.NPY_FLOAT32:
+                rc = fsm_xent_index_f32(_active, <const float *>xp, rows, C, tp, wp, ignore_index,
+                                        smoothing, reduction, <float *>lp, &total, <float *>gp,
+                                        &bad, threads)
+            else:
+                rc = fsm_xent_index_f64(_active, <const double *>xp, rows, C, tp, wp, ignore_index,
+                                        smoothing, reduction, <double *>lp, &total, <double *>gp,
+                                        &bad, threads)
+    finally:
+        _leave()
     if rc == FSM_BAD_LABEL:
         return 0.0, bad
     if rc != 0:
@@ -121,13 +127,17 @@ def cross_entropy_prob(cnp.ndarray x, cnp.ndarray target, object weight, double 
     cdef const double *wp = <const double *>_data_or_null(weight)
     cdef char *lp = _data_or_null(loss)
     cdef char *gp = _data_or_null(grad)
-    with nogil:
-        if typenum == cnp.NPY_FLOAT32:
-            rc = fsm_xent_prob_f32(_active, <const float *>xp, rows, C, <const float *>tp, wp,
-                                   smoothing, reduction, <float *>lp, &total, <float *>gp)
-        else:
-            rc = fsm_xent_prob_f64(_active, <const double *>xp, rows, C, <const double *>tp, wp,
-                                   smoothing, reduction, <double *>lp, &total, <double *>gp)
+    cdef int threads = _enter()
+    try:
+        with nogil:
+            if typenum == cnp.NPY_FLOAT32:
+                rc = fsm_xent_prob_f32(_active, <const float *>xp, rows, C, <const float *>tp, wp,
+                                       smoothing, reduction, <float *>lp, &total, <float *>gp, threads)
+            else:
+                rc = fsm_xent_prob_f64(_active, <const double *>xp, rows, C, <const double *>tp, wp,
+                                       smoothing, reduction, <double *>lp, &total, <double *>gp, threads)
+    finally:
+        _leave()
     if rc != 0:
         raise MemoryError("fastsoftmax: could not allocate scratch memory")
     return total

@@ -8,6 +8,7 @@ last by default (``axis=-1``; PyTorch's is 1). dtypes follow the rest of the pac
 float32 and float64 are computed in their own precision (sums in double), float16 in
 float32 and returned as float16, integers and bool as float64, longdouble in float64.
 """
+import math
 import operator
 
 import numpy as np
@@ -19,6 +20,7 @@ __all__ = ["cross_entropy", "softmax_grad", "log_softmax_grad",
            "binary_cross_entropy_with_logits", "plot"]
 
 AxisError = np.exceptions.AxisError if hasattr(np, "exceptions") else np.AxisError
+_INT64 = np.iinfo(np.int64)
 _REDUCTIONS = {"none": _core.REDUCE_NONE, "mean": _core.REDUCE_MEAN, "sum": _core.REDUCE_SUM}
 
 
@@ -54,9 +56,16 @@ def _axis(axis, ndim, func):
 
 
 def _c(a, dtype):
-    """a as a C-contiguous, aligned, native array of dtype, at least 1-d (a copy only when
-    it is not one already): what the C drivers take."""
+    """a as a C-contiguous, aligned, native array of dtype (a copy only when it is not one
+    already): what the C drivers take. The check first: np.require costs microseconds."""
+    if a.dtype == dtype and a.flags.c_contiguous and a.flags.aligned:
+        return a
     return np.require(a, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
+
+
+def _move(a, source, destination):
+    """np.moveaxis, skipped when it would change nothing (it costs microseconds)."""
+    return a if source % a.ndim == destination % a.ndim else np.moveaxis(a, source, destination)
 
 
 def _finish(value, result):
@@ -134,9 +143,9 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     if not 0.0 <= eps <= 1.0:
         raise ValueError(f"{func}: label_smoothing must be between 0.0 and 1.0, got {label_smoothing!r}")
     C = x.shape[ax]
-    xm = np.moveaxis(x, ax, -1)
+    xm = _move(x, ax, -1)
     batch = xm.shape[:-1]
-    rows = int(np.prod(batch, dtype=np.int64))
+    rows = math.prod(batch)
     x2 = _c(xm, dtype=compute).reshape(rows, C)
 
     w = None
@@ -157,11 +166,11 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
         except TypeError:
             raise TypeError(f"{func}: ignore_index must be an integer, not {type(ignore_index).__name__}") from None
         t1 = t.reshape(-1)
-        if t1.dtype == np.uint64 and t1.size and t1.max() > np.iinfo(np.int64).max:
-            _raise_bad_label(t, int(np.argmax(t1 > np.iinfo(np.int64).max)), C, ignore_index)
+        if t1.dtype == np.uint64 and t1.size and t1.max() > _INT64.max:
+            _raise_bad_label(t, int(np.argmax(t1 > _INT64.max)), C, ignore_index)
         t1 = _c(t1, dtype=np.int64)
-        if not np.iinfo(np.int64).min <= ignore <= np.iinfo(np.int64).max:
-            ignore = np.iinfo(np.int64).min  # matches no int64 label
+        if not _INT64.min <= ignore <= _INT64.max:
+            ignore = _INT64.min  # matches no int64 label
         loss = np.empty(rows, dtype=compute) if code == _core.REDUCE_NONE else None
         grad = np.empty((rows, C), dtype=compute) if return_grad else None
         total, bad = _core.cross_entropy_index(x2, t1, w, ignore, eps, code, loss, grad)
@@ -172,7 +181,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
             raise ValueError(f"{func}: a floating target holds class probabilities and must have "
                              f"the logits' shape {x.shape}, got {t.shape} (class indices need an "
                              f"integer dtype)")
-        t2 = _c(np.moveaxis(t, ax, -1), dtype=compute).reshape(rows, C)
+        t2 = _c(_move(t, ax, -1), dtype=compute).reshape(rows, C)
         loss = np.empty(rows, dtype=compute) if code == _core.REDUCE_NONE else None
         grad = np.empty((rows, C), dtype=compute) if return_grad else None
         total = _core.cross_entropy_prob(x2, t2, w, eps, code, loss, grad)
@@ -187,7 +196,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
         out = _finish(total, result)
     if not return_grad:
         return out
-    g = np.moveaxis(grad.reshape(batch + (C,)), -1, ax).astype(result, copy=False)
+    g = _move(grad.reshape(batch + (C,)), -1, ax).astype(result, copy=False)
     return out, g
 
 
@@ -214,10 +223,10 @@ def _vjp(y, g, axis, log, func):
                                 np.empty(1, dtype=compute), log)
         return out.astype(result, copy=False)[0]
     ax = _axis(axis, y.ndim, func)
-    ym = _c(np.moveaxis(y, ax, -1), dtype=compute)
-    gm = _c(np.moveaxis(g, ax, -1), dtype=compute)
+    ym = _c(_move(y, ax, -1), dtype=compute)
+    gm = _c(_move(g, ax, -1), dtype=compute)
     out = _core.softmax_vjp(ym, gm, np.empty_like(ym), log)
-    return np.moveaxis(out, -1, ax).astype(result, copy=False)
+    return _move(out, -1, ax).astype(result, copy=False)
 
 
 def softmax_grad(y, grad_y, axis=-1):

@@ -106,19 +106,31 @@ def _logsumexp_nonempty(a, b, axes, return_sign):
     ties = np.sum(weight_max, axis=axes, keepdims=True, dtype=a.dtype)
     terms = np.exp(np.where(is_max, -np.inf, a) - a_max)
     rest = np.sum(terms if b is None else b * terms, axis=axes, keepdims=True, dtype=terms.dtype)
-    s = np.where(rest == 0, rest, rest / ties)
-    sgn = np.sign(s + 1) * np.sign(ties)
-    if a.dtype.kind == "c":
-        sgn = sgn * np.exp(a_max.imag * 1j)
-    else:
-        s = np.where(s < -1, -s - 2, s)
-        ties = np.abs(ties)
-    out = np.log1p(s) + np.log(ties) + a_max
-    if return_sign:
-        out = out.real
-    elif out.dtype.kind == "f":
-        out = np.where(sgn < 0, np.nan, out)
+    out, sgn = logsumexp_of_parts(a_max, ties, rest, return_sign)
     finite = np.isfinite(out)
     out = np.where(finite, out, out_plain)
     sgn = np.where(finite, sgn, sgn_plain) if return_sign else sgn
+    return out, sgn
+
+
+def logsumexp_of_parts(a_max, ties, rest, return_sign):
+    """(log|sum|, sign) of sum = ties * exp(a_max) + rest * exp(a_max), SciPy 1.17's way:
+    ties is the (weighted) count of the max terms, rest the sum of the others scaled by
+    exp(-a_max). log(ties) + log1p(rest / ties) keeps full relative accuracy when the max
+    terms dominate. Without return_sign a negative sum gives NaN. Where the result is not
+    finite (a_max not finite, or the sum cancels to 0) the caller substitutes the plain
+    formula log(sum(b * exp(a))). Shared by the twin, the C path for b= and Dask."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        s = np.where(rest == 0, rest, rest / ties)
+        sgn = np.sign(s + 1) * np.sign(ties)
+        if np.iscomplexobj(a_max):
+            sgn = sgn * np.exp(a_max.imag * 1j)
+        else:
+            s = np.where(s < -1, -s - 2, s)
+            ties = np.abs(ties)
+        out = np.log1p(s) + np.log(ties) + a_max
+        if return_sign:
+            out = out.real
+        elif out.dtype.kind == "f":
+            out = np.where(sgn < 0, np.nan, out)
     return out, sgn

@@ -289,9 +289,9 @@ static int call_driver(const fsm_kernels *k, const dataset *d, int op, int layou
     const int dop = op == OP_SOFTMAX ? FSM_SOFTMAX : FSM_LOG_SOFTMAX;
     if (d->dt == DT_F32)
         return op == OP_LSE ? fsm_logsumexp_f32(k, d->xf, (float *)y, &s)
-                            : fsm_softmax_f32(k, dop, d->xf, (float *)y, &s);
+                            : fsm_softmax_f32(k, dop, 1, d->xf, (float *)y, &s);
     return op == OP_LSE ? fsm_logsumexp_f64(k, d->xd, (double *)y, &s)
-                        : fsm_softmax_f64(k, dop, d->xd, (double *)y, &s);
+                        : fsm_softmax_f64(k, dop, 1, d->xd, (double *)y, &s);
 }
 
 static double get(const dataset *d, const void *y, size_t i)
@@ -425,31 +425,100 @@ static void exact_checks(void)
         char what[160];
         /* logsumexp([0, -40]) = log1p(exp(-40)) = 4.248354255291589e-18: not 0 */
         double x2[2] = {0.0, -40.0}, y1;
-        fsm_shape s = {1, 2, 1, 2, 1, 1, 1, 1, 1};
+        fsm_shape s = {1, 2, 1, 2, 1, 1, 1, 1, 1, 1};
         fsm_logsumexp_f64(k, x2, &y1, &s);
         snprintf(what, sizeof what, "%s: logsumexp([0, -40]) = %.17g", k->name, y1);
         check(fabs(y1 - 4.248354255291589e-18) <= 4.248354255291589e-18 * 0x1p-50, what);
         /* softmax of a constant row of length 5 is 1/5 to an ulp, of length 1 exactly 1 */
         float xf[5] = {7, 7, 7, 7, 7}, yf[5];
-        fsm_shape s5 = {1, 5, 1, 5, 1, 1, 5, 1, 1};
-        fsm_softmax_f32(k, FSM_SOFTMAX, xf, yf, &s5);
+        fsm_shape s5 = {1, 5, 1, 5, 1, 1, 5, 1, 1, 1};
+        fsm_softmax_f32(k, FSM_SOFTMAX, 1, xf, yf, &s5);
         int ok = 1;
         for (int i = 0; i < 5; i++) ok &= fabsf(yf[i] - 0.2f) <= 0x1p-25f;
         snprintf(what, sizeof what, "%s: softmax of a constant float32 row", k->name);
         check(ok, what);
-        fsm_shape s1 = {1, 1, 1, 1, 1, 1, 1, 1, 1};
-        fsm_softmax_f32(k, FSM_SOFTMAX, xf, yf, &s1);
+        fsm_shape s1 = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+        fsm_softmax_f32(k, FSM_SOFTMAX, 1, xf, yf, &s1);
         snprintf(what, sizeof what, "%s: softmax of one element is 1 (got %.9g)", k->name, yf[0]);
         check(yf[0] == 1.0f, what);
-        fsm_softmax_f32(k, FSM_LOG_SOFTMAX, xf, yf, &s1);
+        fsm_softmax_f32(k, FSM_LOG_SOFTMAX, 1, xf, yf, &s1);
         snprintf(what, sizeof what, "%s: log_softmax of one element is 0 (got %.9g)", k->name, yf[0]);
         check(yf[0] == 0.0f, what);
         /* empty reductions: logsumexp is -inf, softmax leaves y alone */
         double ye = 1.0;
-        fsm_shape s0 = {1, 0, 1, 0, 1, 1, 1, 1, 1};
+        fsm_shape s0 = {1, 0, 1, 0, 1, 1, 1, 1, 1, 1};
         fsm_logsumexp_f64(k, x2, &ye, &s0);
         snprintf(what, sizeof what, "%s: logsumexp of an empty row is -inf", k->name);
         check(ye == -INFINITY, what);
+    }
+}
+
+/* temperature and weighted kernels: every table against the scalar one (the Python suite
+ * checks all of them against mpmath; this reaches the NEON table under emulation) */
+static double rel_diff(double a, double b)
+{
+    if (a == b) return 0;
+    return fabs(a - b) / fmax(fabs(a), fabs(b));
+}
+
+static void extra_kernel_checks(void)
+{
+    const fsm_kernels *ks = fsm_isa_kernels(FSM_ISA_SCALAR);
+    char what[200];
+    for (int t = 0; t < N_TEST_ISAS; t++) {
+        const fsm_kernels *k = fsm_isa_kernels(FSM_TEST_ISAS[t]);
+        if (!k || k == ks) continue;
+        double worst_t32 = 0, worst_t64 = 0, worst_w32 = 0, worst_w64 = 0;
+        int same_max = 1;
+        for (fsm_int n = 1; n <= 41; n++) {
+            float xf[41], wf[41], yf[41], zf[41];
+            double xd[41], wd[41], yd[41], zd[41];
+            for (fsm_int i = 0; i < n; i++) {
+                xd[i] = rng_range(-60, 20), xf[i] = (float)xd[i];
+                wd[i] = rng_int(4) == 0 ? 0.0 : rng_range(-2, 5), wf[i] = (float)wd[i];
+                if (wd[i] == 0.0 && rng_int(2)) xd[i] = xf[i] = INFINITY; /* hidden by b = 0 */
+            }
+            /* temperature: softmax and log_softmax of x / 0.37 and x / 2.9 */
+            const double temps[2] = {0.37, 2.9};
+            for (int j = 0; j < 2; j++)
+                for (int op = FSM_SOFTMAX; op <= FSM_LOG_SOFTMAX; op++) {
+                    float xt[41];
+                    double xtd[41];
+                    for (fsm_int i = 0; i < n; i++) xt[i] = isinf(xf[i]) ? -1.0f : xf[i], xtd[i] = xt[i];
+                    fsm_shape s = {1, n, 1, n, 1, 1, n, 1, 1, 1};
+                    fsm_softmax_f32(k, op, (float)temps[j], xt, yf, &s);
+                    fsm_softmax_f32(ks, op, (float)temps[j], xt, zf, &s);
+                    fsm_softmax_f64(k, op, temps[j], xtd, yd, &s);
+                    fsm_softmax_f64(ks, op, temps[j], xtd, zd, &s);
+                    for (fsm_int i = 0; i < n; i++) {
+                        worst_t32 = fmax(worst_t32, rel_diff(yf[i], zf[i]));
+                        worst_t64 = fmax(worst_t64, rel_diff(yd[i], zd[i]));
+                    }
+                }
+            /* weights: the max over nonzero weights exactly, the sums to a few ulp */
+            float mf = k->row_wmax_f32(xf, wf, n);
+            double md = k->row_wmax_f64(xd, wd, n);
+            same_max &= mf == ks->row_wmax_f32(xf, wf, n) || (mf != mf && ks->row_wmax_f32(xf, wf, n) != ks->row_wmax_f32(xf, wf, n));
+            same_max &= md == ks->row_wmax_f64(xd, wd, n) || (md != md && ks->row_wmax_f64(xd, wd, n) != ks->row_wmax_f64(xd, wd, n));
+            if (isfinite(mf)) {
+                double r1, t1, r2, t2;
+                k->row_wexpsum_f32(xf, wf, n, mf, &r1, &t1);
+                ks->row_wexpsum_f32(xf, wf, n, mf, &r2, &t2);
+                worst_w32 = fmax(worst_w32, fmax(rel_diff(r1, r2) * (fabs(r1) > 1e-3), rel_diff(t1, t2)));
+                k->row_wexpsum_f64(xd, wd, n, md, &r1, &t1);
+                ks->row_wexpsum_f64(xd, wd, n, md, &r2, &t2);
+                worst_w64 = fmax(worst_w64, fmax(rel_diff(r1, r2) * (fabs(r1) > 1e-3), rel_diff(t1, t2)));
+            }
+        }
+        snprintf(what, sizeof what, "%s: temperature softmax/log_softmax vs scalar (rel %.3g f32, %.3g f64)",
+                 k->name, worst_t32, worst_t64);
+        check(worst_t32 <= 8 * 0x1p-24 && worst_t64 <= 8 * 0x1p-53, what);
+        snprintf(what, sizeof what, "%s: weighted max equals scalar's", k->name);
+        check(same_max, what);
+        snprintf(what, sizeof what, "%s: weighted sums vs scalar (rel %.3g f32, %.3g f64)", k->name,
+                 worst_w32, worst_w64);
+        check(worst_w32 <= 1e-5 && worst_w64 <= 1e-13, what);
+        if (verbose) printf("%s\n", what);
     }
 }
 
@@ -505,6 +574,7 @@ int main(int argc, char **argv)
 
     dispatch_checks(expect_best);
     exact_checks();
+    extra_kernel_checks();
 
     fsm_int lengths[64];
     int nl = 0;
