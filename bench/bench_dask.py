@@ -23,7 +23,8 @@ Each (case, route) runs on a new cluster (2 processes, 1 thread each;
 distributed sets OMP_NUM_THREADS=1 in them), so that /proc's VmHWM is the peak resident
 memory of that run alone. Reported: wall time; GB/s over the array's bytes; the time net of
 the generation; peak RSS per worker (the larger of the two) and summed over both workers
-(VmHWM), and the largest sum seen at once (sampled every 50 ms); bytes spilled to disk; the
+(VmHWM), beside the workers' RSS before the run (idle) and, in the JSON, the largest sum
+seen at once (sampled every 50 ms); bytes spilled to disk; the
 accuracy on a sub-slice of two chunks, in float32 ULPs against a longdouble NumPy
 composition on the float32 values. Ratios: the other route's time / fastsoftmax's.
 """
@@ -147,10 +148,15 @@ def run(memory_limit, name, x, axis, timeout):
         return _run(client, name, x, axis, timeout)
 
 
+def _rss():
+    return psutil.Process().memory_info().rss
+
+
 def _run(client, name, x, axis, timeout):
     pids = list(client.run(os.getpid).values())
     lazy = route(name, x, axis)
-    rec, future = {"route": name, "axis": axis}, None
+    rec, future = {"route": name, "axis": axis, "idle_rss_sum": sum(client.run(_rss).values()),
+                   "returns": f"{type(lazy).__module__}.{type(lazy).__name__}"}, None
     with RssSampler(pids) as sampler:
         t0 = time.perf_counter()
         try:
@@ -209,7 +215,7 @@ def format_report(env, x, results, acc):
              f"{x.npartitions} chunks, {nbytes / 2**30:.2f} GiB ({nbytes / GB:.2f} GB): "
              f"{nbytes / env['memory_total']:.0%} of the machine's memory.", ""]
     header = ["axis", "route", "time s", "GB/s", "net of generation s", "peak RSS max worker GiB",
-              "peak RSS sum GiB", "sampled sum GiB", "spilled GiB", "vs fastsoftmax",
+              "peak RSS sum GiB", "idle RSS sum GiB", "spilled GiB", "vs fastsoftmax",
               "net vs fastsoftmax", "max error ULP"]
     rows = []
     for axis in CASES:
@@ -226,17 +232,24 @@ def format_report(env, x, results, acc):
                 str(axis), name, "-" if t is None else f"{t:.1f}", "-" if t is None else f"{nbytes / GB / t:.2f}",
                 "-" if net is None else f"{net:.1f}",
                 f"{r['peak_rss_max'] / 2**30:.2f}", f"{r['peak_rss_sum'] / 2**30:.2f}",
-                f"{r['sampled_rss_sum'] / 2**30:.2f}", f"{r['spilled_bytes'] / 2**30:.2f}",
+                f"{r['idle_rss_sum'] / 2**30:.2f}", f"{r['spilled_bytes'] / 2**30:.2f}",
                 bench._ratio(None if t is None or ours is None or name in ("fastsoftmax", "generate") else t / ours),
                 bench._ratio(None if net is None or not ours_net or name == "fastsoftmax" else net / ours_net),
                 "-" if name == "generate" else f"{acc[axis][name]:.2f}"])
     lines.append(bench._markdown(header, rows, 2))
+    returned = sorted({r["returns"] for r in results if r["route"] == "scipy"})
+    if returned:
+        lines += ["", f"scipy.special.logsumexp on the Dask array returned: {', '.join(returned)} "
+                  "(a Dask array: SciPy's array-API route stays lazy and runs on the workers)."
+                  if returned == ["dask.array.core.Array"] else
+                  f"scipy.special.logsumexp on the Dask array returned: {', '.join(returned)} "
+                  "(not a Dask array: SciPy computed eagerly in this process)."]
     errors = [f"- axis={r['axis']} {r['route']}: {r['error']}" for r in results if "error" in r]
     if errors:
         lines += ["", "Failed runs (as measured):", *errors]
     lines += ["", "Ratios: the route's time / fastsoftmax's (> 1: fastsoftmax faster); net: both "
               "minus the generation's time. Peak RSS: VmHWM of each worker process over the run "
-              "(fresh workers); sampled sum: the largest summed RSS seen at once. Error: max "
+              "(new workers); idle: the workers' RSS before the run (the imported modules). Error: max "
               "|result - exact| in float32 ULPs of the exact value, on the first two chunks "
               "(the exact value from a longdouble composition of the same float32 inputs)."]
     return "\n".join(lines)
