@@ -189,6 +189,24 @@ def accuracy(client, x, axis):
     return out
 
 
+def chunk_times(axes, repeat=3):
+    """Seconds per call for one chunk in this process, on one thread (the workers' count),
+    with malloc as the workers have it: the work each route does on a chunk, without Dask
+    and without the generation (also timed: one chunk's standard normals)."""
+    bench.configure_malloc("cold")  # distributed's MALLOC_TRIM_THRESHOLD_ fixes the workers' alike
+    rng = np.random.default_rng(0)
+    c = rng.standard_normal((CHUNK_ROWS, COLUMNS), dtype=np.float32)
+    out = {}
+    with bench.single_threaded():
+        for axis in axes:
+            fns = {"fastsoftmax": bench._bind_fastsoftmax("logsumexp", c, axis),
+                   "scipy": bench._bind_scipy("logsumexp", c, axis),
+                   "composition": bench._bind_numpy("logsumexp", c, axis),
+                   "generate": lambda: rng.standard_normal(c.shape, dtype=np.float32)}
+            out[axis] = {k: v[0] for k, v in bench.time_calls(fns, min_time=0.2, repeat=repeat).items()}
+    return out
+
+
 def environment(client, memory_limit):
     env = bench.environment()
     env.update(dask=dask.__version__, distributed=distributed.__version__,
@@ -201,7 +219,7 @@ def environment(client, memory_limit):
     return env
 
 
-def format_report(env, x, results, acc):
+def format_report(env, x, results, acc, per):
     nbytes = x.nbytes
     by = {(r["axis"], r["route"]): r for r in results}
     lines = ["## Environment", "", bench.format_environment(env),
@@ -214,9 +232,8 @@ def format_report(env, x, results, acc):
              f"chunks ({CHUNK_ROWS}, {COLUMNS}) = {CHUNK_ROWS * COLUMNS * 4 / 2**20:.0f} MiB, "
              f"{x.npartitions} chunks, {nbytes / 2**30:.2f} GiB ({nbytes / GB:.2f} GB): "
              f"{nbytes / env['memory_total']:.0%} of the machine's memory.", ""]
-    header = ["axis", "route", "time s", "GB/s", "net of generation s", "peak RSS max worker GiB",
-              "peak RSS sum GiB", "idle RSS sum GiB", "spilled GiB", "vs fastsoftmax",
-              "net vs fastsoftmax", "max error ULP"]
+    header = ["axis", "route", "time s", "GB/s", "minus generation s", "peak RSS max worker GiB",
+              "peak RSS sum GiB", "idle RSS sum GiB", "spilled GiB", "vs fastsoftmax", "max error ULP"]
     rows = []
     for axis in CASES:
         gen = by.get((axis, "generate"), {}).get("seconds")
@@ -226,17 +243,22 @@ def format_report(env, x, results, acc):
             if r is None:
                 continue
             t = r.get("seconds")
-            net = None if t is None or gen is None or name == "generate" else t - gen
-            ours_net = None if ours is None or gen is None else ours - gen
             rows.append([
                 str(axis), name, "-" if t is None else f"{t:.1f}", "-" if t is None else f"{nbytes / GB / t:.2f}",
-                "-" if net is None else f"{net:.1f}",
+                "-" if t is None or gen is None or name == "generate" else f"{t - gen:.1f}",
                 f"{r['peak_rss_max'] / 2**30:.2f}", f"{r['peak_rss_sum'] / 2**30:.2f}",
                 f"{r['idle_rss_sum'] / 2**30:.2f}", f"{r['spilled_bytes'] / 2**30:.2f}",
                 bench._ratio(None if t is None or ours is None or name in ("fastsoftmax", "generate") else t / ours),
-                bench._ratio(None if net is None or not ours_net or name == "fastsoftmax" else net / ours_net),
                 "-" if name == "generate" else f"{acc[axis][name]:.2f}"])
     lines.append(bench._markdown(header, rows, 2))
+    chunk_bytes = CHUNK_ROWS * COLUMNS * 4
+    rows = [[str(axis), name, f"{v * 1e3:.1f}", f"{chunk_bytes / GB / v:.2f}",
+             bench._ratio(None if name in ("fastsoftmax", "generate") else v / per[axis]["fastsoftmax"])]
+            for axis in CASES if axis in per for name, v in per[axis].items()]
+    lines += ["", f"One chunk ({CHUNK_ROWS}, {COLUMNS}) float32 in memory, in this process on one "
+              "thread (the work each route does per chunk, without Dask; generate: the chunk's "
+              "standard normals):", "",
+              bench._markdown(["axis", "route", "ms per chunk", "GB/s", "vs fastsoftmax"], rows, 2)]
     returned = sorted({r["returns"] for r in results if r["route"] == "scipy"})
     if returned:
         lines += ["", f"scipy.special.logsumexp on the Dask array returned: {', '.join(returned)} "
@@ -247,8 +269,9 @@ def format_report(env, x, results, acc):
     errors = [f"- axis={r['axis']} {r['route']}: {r['error']}" for r in results if "error" in r]
     if errors:
         lines += ["", "Failed runs (as measured):", *errors]
-    lines += ["", "Ratios: the route's time / fastsoftmax's (> 1: fastsoftmax faster); net: both "
-              "minus the generation's time. Peak RSS: VmHWM of each worker process over the run "
+    lines += ["", "Ratios: the route's time / fastsoftmax's (> 1: fastsoftmax faster). Minus "
+              "generation: the route's time less the generate run's (the two runs' noise, a second "
+              "or two, included). Peak RSS: VmHWM of each worker process over the run "
               "(new workers); idle: the workers' RSS before the run (the imported modules). Error: max "
               "|result - exact| in float32 ULPs of the exact value, on the first two chunks "
               "(the exact value from a longdouble composition of the same float32 inputs)."]
@@ -270,6 +293,7 @@ def main(argv=None):
     axes = [None if a == "None" else int(a) for a in args.axes]
 
     x = make_array(args.gib)
+    per = chunk_times(axes)
     print(f"x: {bench._shape(x.shape)} float32, {x.nbytes / 2**30:.2f} GiB", file=sys.stderr)
     with cluster(args.memory_limit) as client:
         env = environment(client, args.memory_limit)
@@ -279,7 +303,7 @@ def main(argv=None):
         for name in args.routes:
             results.append(run(args.memory_limit, name, x, axis, args.timeout))
             print(f"axis={axis} {name}: {results[-1]}", file=sys.stderr, flush=True)
-    report = format_report(env, x, results, acc)
+    report = format_report(env, x, results, acc, per)
     print(report)
     if args.md:
         with open(args.md, "w") as f:
@@ -289,7 +313,8 @@ def main(argv=None):
             json.dump({"environment": env,
                        "array": {"shape": list(x.shape), "dtype": "float32", "bytes": x.nbytes,
                                  "chunks": [CHUNK_ROWS, COLUMNS]},
-                       "runs": results, "accuracy_ulp": {str(k): v for k, v in acc.items()}},
+                       "runs": results, "accuracy_ulp": {str(k): v for k, v in acc.items()},
+                       "one_chunk_seconds": {str(k): v for k, v in per.items()}},
                       f, indent=2)
     return 0
 
