@@ -1,4 +1,5 @@
-"""softmax, log_softmax and logsumexp on Dask arrays, lazily, with the in-memory semantics.
+"""softmax, log_softmax, logsumexp and cross_entropy on Dask arrays, lazily, with the
+in-memory semantics (where= and dtype= included; out= is refused by _api._dask_call).
 
 Imported only when a ``dask.array.Array`` arrives (dask is an optional dependency); every
 function here takes a Dask array and returns lazy Dask arrays (a tuple for
@@ -12,8 +13,9 @@ gives a partial (m, ties, rest, plain) over the reduced axes:
   rest   the sum of the other terms, b * exp(x - m)
   plain  the plain sum b * exp(x) in the result dtype, SciPy's result where the stable
          formula is not finite (rows whose max is +inf, -inf or NaN; cancelling weights);
-         (ties + rest) * exp(m) from the partial itself, summed term by term only for
-         weighted rows with infinite or NaN inputs (inf * 0 and inf - inf need the terms)
+         (ties + rest) * exp(m) from the partial itself, summed term by term only in
+         rows that hold an infinite or NaN input, or with weights an exp that overflows
+         the result dtype (0 * inf and inf - inf need the terms)
 
 The partials come from the C kernels (_core.logsumexp_parts: the max, then one pass of
 exp-and-sum) for float32/float64 work; from NumPy for longdouble and for the rows the
