@@ -25,7 +25,7 @@ def compute(x):
     return x.compute(scheduler="synchronous")
 
 
-def assert_same(got, want):
+def assert_same(got, want, atol=0.0):
     got, want = np.asarray(got), np.asarray(want)
     assert got.shape == want.shape
     assert got.dtype == want.dtype
@@ -35,7 +35,7 @@ def assert_same(got, want):
     np.testing.assert_array_equal(got[~fin & ~nan], want[~fin & ~nan])  # +-inf in place
     np.testing.assert_array_equal(np.isfinite(got), fin)
     rtol = RTOL.get(want.dtype, 1e-13)
-    np.testing.assert_allclose(got[fin], want[fin], rtol=rtol, atol=0)
+    np.testing.assert_allclose(got[fin], want[fin], rtol=rtol, atol=atol)
 
 
 def run(func, x, chunks, **kw):
@@ -173,10 +173,12 @@ def test_weights_cancel_and_drop():
     # exact cancellation at the max (ties sum to 0), zero weights on inf and NaN, b of
     # another dtype and a Python scalar weight, a Dask b with other chunks
     x = np.array([[1.0, 1.0, 0.0, -1.0], [1.0, 1.0, 5.0, 5.0], [np.inf, 2.0, np.nan, 1.0],
-                  [3.0, 3.0, 3.0, 3.0]])
+                  [3.0, 3.0, 3.0, 3.0], [2.0, 1000.0, np.inf, 1.0], [90.0, 90.0, 1.0, 2.0]])
+    # the last two rows: where the stable result is not finite the plain sum decides, as in
+    # SciPy term by term: 0 * exp(1000) is NaN, and exp(90) overflows float32 (inf - inf)
     b = np.array([[1.0, -1.0, 1.0, 1.0], [1.0, -1.0, 2.0, -2.0], [0.0, 1.0, 0.0, 1.0],
-                  [1.0, 1.0, -1.0, -1.0]])
-    for chunks in (-1, 1, (2, 3)):
+                  [1.0, 1.0, -1.0, -1.0], [1.0, 0.0, 1.0, 1.0], [1.0, -1.0, 1.0, 1.0]])
+    for chunks in (-1, 1, (2, 3), (3, 2)):
         for rs in (False, True):
             check("logsumexp", x, chunks, axis=1, b=b, return_sign=rs)
     check("logsumexp", x.astype(np.float32), 1, axis=1, b=b.astype(np.float32), return_sign=True)
@@ -203,6 +205,39 @@ def test_other_dtypes(dtype):
             np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=2e-3)
         else:
             assert_same(got, want)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("axis", [(1,), (0,), (0, 1)], ids=str)
+def test_partials_from_kernels_match_numpy(dtype, axis):
+    """A chunk's partial (max, ties, rest, plain) from _core.logsumexp_parts equals the
+    NumPy partial, row by row, the rows with special values (handed back to NumPy) too."""
+    x = np.concatenate([special_rows(dtype), (X2[:, :6] * 30).astype(dtype)])
+    x[-1, :3] = x[-1, 3]  # ties at an ordinary max
+    b = np.abs(RNG.standard_normal(x.shape)).astype(dtype)
+    b[:, 2] = 0.0
+    b[1, 0] = 1e308 if dtype == np.float64 else 3e38  # a tie weight that overflows
+    for weights in (None, b, np.broadcast_to(b[0], x.shape)):
+        kw = dict(compute=np.dtype(np.float64), plain_dtype=np.dtype(dtype))
+        got = _dask._lse_chunk(x, weights, axis, **kw)
+        want = _dask._lse_chunk_numpy(x, weights, axis, **kw)
+        assert got.shape == want.shape
+        for f in "mtrp":
+            # terms below the smallest normal number may be flushed to zero (DESIGN.md)
+            atol = x.size * np.finfo(dtype).tiny if f == "r" else 0.0
+            np.testing.assert_allclose(got[f], want[f], rtol=1e-12 if dtype == np.float64 else 1e-6,
+                                       atol=atol, err_msg=f)
+
+
+def test_chunk_layouts():
+    # byte-swapped, transposed (strided chunks), longdouble (the NumPy partials)
+    for x in (X2.astype(">f8"), X2.astype(">f4"), X2.astype(np.longdouble)):
+        for func in FUNCS:
+            check(func, x, (5, 6), axis=1)
+        check("logsumexp", x, (5, 6), axis=None, b=np.abs(X2) + 0.1)
+    dx = da.from_array(X2, chunks=(5, 6)).T
+    for func in FUNCS:
+        assert_same(compute(getattr(fs, func)(dx, axis=(0, 1))), getattr(fs, func)(X2.T, axis=(0, 1)))
 
 
 def test_complex_logsumexp():
@@ -264,6 +299,197 @@ def test_split_every_tree():
 
 
 # ---------------------------------------------------------------------------------------
+# where= and dtype=: the in-memory functions' semantics (where= follows JAX: excluded
+# elements take no part, excluded outputs are 0 / -inf, nothing included gives 0 / -inf)
+
+
+def where_masks(shape):
+    rng = np.random.default_rng(3)
+    full = rng.random(shape) < 0.6
+    full[0] = False                       # a row with nothing included
+    full[:, 1] = False                    # a column with nothing included
+    return {"full": full, "row": rng.random(shape[-1]) < 0.5, "col": (rng.random(shape[0]) < 0.5)[:, None],
+            "all": True, "none": False}
+
+
+@pytest.mark.parametrize("chunks", [-1, (5, 6), ((7, 5), (1, 9, 7))], ids=str)
+@pytest.mark.parametrize("mask", list(where_masks(X2.shape)), ids=str)
+def test_where(chunks, mask):
+    where = where_masks(X2.shape)[mask]
+    for dtype in (np.float64, np.float32):
+        x = X2.astype(dtype)
+        for axis in (1, 0, None, (0, 1)):
+            check("softmax", x, chunks, axis=axis, where=where)
+            check("log_softmax", x, chunks, axis=axis, where=where)
+            check("logsumexp", x, chunks, axis=axis, where=where, keepdims=True)
+            check("logsumexp", x, chunks, axis=axis, where=where, return_sign=True)
+    check("logsumexp", X2, chunks, axis=1, where=where, b=np.abs(X2[0]) - 0.5, return_sign=True)
+    check("logsumexp", X2.astype(np.float32), chunks, axis=0, where=where, b=2.5)
+
+
+@pytest.mark.parametrize("chunks", [-1, (3, 2), (1, 1)], ids=str)
+def test_where_special_values(chunks):
+    # an excluded NaN or +inf takes no part; an included one still makes its row NaN / inf,
+    # and the excluded outputs of that row stay 0 / -inf
+    x = special_rows(np.float64)
+    where = np.ones(x.shape, bool)
+    where[[1, 5, 8], 0] = False           # the inf, the NaN; -inf
+    where[[2, 6], -1] = False
+    where[7, :2] = False                  # NaN and inf both out
+    where[12] = False                     # all +inf, none included
+    where[[3, 11], 2] = False             # an inf / NaN row keeps its special, one element out
+    for axis in (1, None):
+        for func in FUNCS:
+            check(func, x, chunks, axis=axis, where=where)
+        check("logsumexp", x, chunks, axis=axis, where=where, b=-1.5, return_sign=True)
+
+
+def test_where_dask_mask_and_errors():
+    dx = da.from_array(X2, chunks=(5, 6))
+    where = np.abs(X2) < 2
+    dw = da.from_array(where, chunks=(4, 17))  # other chunks than x
+    for func in FUNCS:
+        got = compute(getattr(fs, func)(dx, axis=1, where=dw))
+        assert_same(got, getattr(fs, func)(X2, axis=1, where=where))
+    got = compute(fs.softmax(dx, axis=1, where=dw[0]))  # a Dask mask that broadcasts
+    assert_same(got, fs.softmax(X2, axis=1, where=where[0]))
+    for func in FUNCS:
+        with pytest.raises(ValueError, match="broadcast"):
+            getattr(fs, func)(dx, axis=1, where=np.ones(5, bool))
+    # the input is never modified
+    x = X2.copy()
+    compute(fs.softmax(da.from_array(x, chunks=5), axis=1, where=where))
+    np.testing.assert_array_equal(x, X2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+@pytest.mark.parametrize("xdtype", [np.float64, np.float32, np.float16, np.int16])
+def test_dtype(xdtype, dtype):
+    x = (X2 * 3).astype(xdtype)
+    where = np.abs(X2) < 2
+    for chunks in ((5, 6), -1):
+        for func in FUNCS:
+            got, want = run(func, x, chunks, axis=1, dtype=dtype)
+            assert got.dtype == want.dtype == dtype
+            got16 = np.float16 in (xdtype, dtype)  # float16 results: compare loosely
+            if got16:
+                np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=2e-3)
+            else:
+                assert_same(got, want)
+                check(func, x, chunks, axis=None, dtype=dtype, where=where)
+        if not got16:
+            check("logsumexp", x, chunks, axis=0, dtype=dtype, b=np.abs(X2) + 0.1, return_sign=True)
+
+
+def test_dtype_complex_and_errors():
+    x = X2[:4] + 1j * X2[4:8]
+    check("logsumexp", x, (2, 5), axis=1, dtype=np.complex64)
+    check("logsumexp", X2, (2, 5), axis=1, dtype=np.complex128)
+    dx = da.from_array(X2, chunks=5)
+    with pytest.raises(TypeError):
+        fs.softmax(dx, dtype=np.int32)
+    with pytest.raises(TypeError):
+        fs.softmax(dx, dtype=np.complex128)
+    with pytest.raises(TypeError):
+        fs.logsumexp(dx, dtype=np.int64)
+
+
+# ---------------------------------------------------------------------------------------
+# cross_entropy against the in-memory function (PyTorch's semantics, tested in test_ml.py)
+
+
+def check_xent(x, t, x_chunks, t_chunks=None, **kw):
+    """fs.cross_entropy on Dask logits (and a Dask target when t_chunks is given) against
+    the in-memory result, for every reduction, with and without the gradient."""
+    dx = da.from_array(x, chunks=x_chunks)
+    dt = t if t_chunks is None else da.from_array(t, chunks=t_chunks)
+    for reduction in ("mean", "sum", "none"):
+        lazy = fs.cross_entropy(dx, dt, reduction=reduction, **kw)
+        assert isinstance(lazy, da.Array)
+        assert_same(compute(lazy), fs.cross_entropy(x, t, reduction=reduction, **kw))
+        lazy_loss, lazy_grad = fs.cross_entropy(dx, dt, reduction=reduction, return_grad=True, **kw)
+        loss, grad = fs.cross_entropy(x, t, reduction=reduction, return_grad=True, **kw)
+        assert_same(compute(lazy_loss), loss)
+        # a gradient element is softmax minus target: its rounding is relative to the
+        # gradient's scale, not to a small difference
+        scale = np.abs(grad[np.isfinite(grad)]).max(initial=0.0)
+        assert_same(compute(lazy_grad), grad, atol=RTOL.get(grad.dtype, 1e-13) * scale)
+
+
+XENT_X = RNG.standard_normal((30, 7)) * 3
+XENT_T = RNG.integers(0, 7, 30)
+XENT_T[[2, 11, 29]] = -100
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("chunks", [-1, (7, -1), (4, 3), ((29, 1), (1, 5, 1))], ids=str)
+def test_cross_entropy_index_targets(dtype, chunks):
+    x = XENT_X.astype(dtype)
+    w = np.linspace(0.2, 2.0, 7)
+    check_xent(x, XENT_T, chunks)
+    check_xent(x, XENT_T, chunks, 11, weight=w, label_smoothing=0.1)
+    check_xent(x, np.where((XENT_T == 4) | (XENT_T < 0), 9, XENT_T), chunks, weight=w, ignore_index=9)
+    x_special = x.copy()
+    x_special[0, 1], x_special[3, 4], x_special[5] = np.inf, np.nan, -np.inf  # NaN rows
+    check_xent(x_special, XENT_T, chunks, 11)
+
+
+@pytest.mark.parametrize("chunks", [-1, (7, 3), ((29, 1), (1, 5, 1))], ids=str)
+def test_cross_entropy_probability_targets(chunks):
+    p = fs.softmax(RNG.standard_normal(XENT_X.shape), axis=1)
+    check_xent(XENT_X, p, chunks)
+    check_xent(XENT_X, p, chunks, (11, 2), weight=np.linspace(0.2, 2.0, 7), label_smoothing=0.25)
+    check_xent(XENT_X.astype(np.float32), p.astype(np.float32), chunks)
+
+
+def test_cross_entropy_class_axis_and_dtypes():
+    x = RNG.standard_normal((4, 5, 6)).astype(np.float32)
+    t = RNG.integers(0, 5, (4, 6))
+    check_xent(x, t, (3, 2, 4), (2, 5), axis=1)
+    check_xent(x, fs.softmax(x * 2, axis=0), 2, 3, axis=0)
+    check_xent((x * 4).astype(np.int32), t, 2, axis=-2)
+    check_xent(XENT_X[0], np.array(3), 3)                        # one row: a 0-d target
+    for reduction in ("mean", "none"):                            # float16: computed in float32
+        got = compute(fs.cross_entropy(da.from_array(x.astype(np.float16), 2), t, axis=1, reduction=reduction))
+        want = fs.cross_entropy(x.astype(np.float16), t, axis=1, reduction=reduction)
+        assert got.dtype == want.dtype == np.float16
+        np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=1e-3)
+
+
+def test_cross_entropy_all_ignored_and_empty():
+    # the mean over no targets is NaN (0 / 0), its gradient 0, as in memory
+    check_xent(XENT_X, np.full(30, -100), (7, 3))
+    check_xent(XENT_X, np.full(30, -100), (7, 3), weight=np.ones(7))
+    check_xent(np.empty((0, 7)), np.empty(0, np.int64), 2)
+    check_xent(np.empty((0, 7)), np.empty((0, 7)), 2)
+
+
+def test_cross_entropy_errors():
+    dx = da.from_array(XENT_X, chunks=(7, 3))
+    with pytest.raises(ValueError, match="shape"):
+        fs.cross_entropy(dx, XENT_T[:-1])
+    with pytest.raises(ValueError, match="shape"):
+        fs.cross_entropy(dx, np.zeros((30, 6)))
+    with pytest.raises(ValueError, match="reduction"):
+        fs.cross_entropy(dx, XENT_T, reduction="avg")
+    with pytest.raises(AxisError):
+        fs.cross_entropy(dx, XENT_T, axis=2)
+    with pytest.raises(ValueError, match="weight"):
+        fs.cross_entropy(dx, XENT_T, weight=np.ones(6))
+    with pytest.raises(ValueError, match="label_smoothing"):
+        fs.cross_entropy(dx, XENT_T, label_smoothing=1.5)
+    with pytest.raises(TypeError):
+        fs.cross_entropy(dx, XENT_T.astype(complex))
+    with pytest.raises(ValueError, match="class axis"):
+        fs.cross_entropy(da.from_array(np.array(1.0)), np.array(0))
+    bad = XENT_T.copy()
+    bad[17] = 7
+    lazy = fs.cross_entropy(dx, bad)       # lazy: the labels are read when computed
+    with pytest.raises(ValueError, match="out of range"):
+        compute(lazy)
+
+
+# ---------------------------------------------------------------------------------------
 # a real distributed cluster
 
 distributed = pytest.importorskip("distributed")
@@ -272,11 +498,17 @@ def _cluster_check(client):
     x = RNG.standard_normal((40, 300)).astype(np.float32)
     dx = da.from_array(x, chunks=(13, 64))
     b = np.abs(x[0]) + 0.5  # float32 weights: the in-memory oracle computes in float32
+    where = np.abs(x) < 1.5
+    t = np.arange(40) % 300
     lazy = [_dask.softmax(dx, axis=1), _dask.log_softmax(dx, axis=None),
-            _dask.logsumexp(dx, axis=1), *_dask.logsumexp(dx, axis=0, b=b, return_sign=True)]
+            _dask.logsumexp(dx, axis=1), *_dask.logsumexp(dx, axis=0, b=b, return_sign=True),
+            _dask.softmax(dx, axis=0, where=where), _dask.logsumexp(dx, axis=1, where=where),
+            *_dask.cross_entropy(dx, t, weight=np.ones(300), return_grad=True)]
     got = client.compute(lazy, sync=True)
     want = [fs.softmax(x, axis=1), fs.log_softmax(x, axis=None), fs.logsumexp(x, axis=1),
-            *fs.logsumexp(x, axis=0, b=b, return_sign=True)]
+            *fs.logsumexp(x, axis=0, b=b, return_sign=True),
+            fs.softmax(x, axis=0, where=where), fs.logsumexp(x, axis=1, where=where),
+            *fs.cross_entropy(x, t, weight=np.ones(300), return_grad=True)]
     for g, w in zip(got, want):
         assert_same(g, w)
 
@@ -302,7 +534,8 @@ def test_distributed(client):
 
 
 def test_public_functions_dispatch_dask_arrays():
-    """fastsoftmax.softmax & co. hand Dask arrays to fastsoftmax._dask and stay lazy."""
+    """fastsoftmax.softmax & co. (cross_entropy: test_cross_entropy_*) hand Dask arrays to
+    fastsoftmax._dask and stay lazy."""
     import fastsoftmax
 
     x = np.random.default_rng(5).normal(0, 3, (40, 30))
@@ -311,8 +544,9 @@ def test_public_functions_dispatch_dask_arrays():
         got = getattr(fastsoftmax, name)(dx, axis=0)
         assert isinstance(got, da.Array)
         np.testing.assert_allclose(got.compute(), getattr(fastsoftmax, name)(x, axis=0), rtol=1e-13)
-    with pytest.raises(NotImplementedError):
-        fastsoftmax.softmax(dx, axis=0, where=np.ones(x.shape, bool))
+    for name in ("softmax", "log_softmax", "logsumexp"):  # nothing to write into yet
+        with pytest.raises(TypeError, match="dask.array.store"):
+            getattr(fastsoftmax, name)(dx, axis=0, out=np.empty(x.shape))
 
 
 def test_two_calls_in_one_graph_keep_their_own_keys():

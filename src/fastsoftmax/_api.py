@@ -74,10 +74,12 @@ def _is_dask(x):
     return type(x).__module__.startswith("dask.array")
 
 
-def _dask_call(func, *args, **kwargs):
-    """Hand a Dask array to fastsoftmax._dask (lazy results); out=/dtype=/where= not yet."""
-    if any(kwargs.pop(k, None) is not None for k in ("out", "dtype", "where")):
-        raise NotImplementedError(f"{func}: out=, dtype= and where= are not supported on Dask arrays yet")
+def _dask_call(func, *args, out=None, **kwargs):
+    """Hand a Dask array to fastsoftmax._dask (lazy results). out= has nothing to write
+    into before the result is computed: a TypeError that says what to do instead."""
+    if out is not None:
+        raise TypeError(f"{func}: out= is not supported for Dask arrays (the result is lazy); "
+                        f"compute it, or write it with dask.array.store(result, out)")
     from . import _dask
 
     return getattr(_dask, func)(*args, **kwargs)

@@ -1,4 +1,5 @@
-"""softmax, log_softmax and logsumexp on Dask arrays, lazily, with the in-memory semantics.
+"""softmax, log_softmax, logsumexp and cross_entropy on Dask arrays, lazily, with the
+in-memory semantics (where= and dtype= included; out= is refused by _api._dask_call).
 
 Imported only when a ``dask.array.Array`` arrives (dask is an optional dependency); every
 function here takes a Dask array and returns lazy Dask arrays (a tuple for
@@ -12,8 +13,13 @@ gives a partial (m, ties, rest, plain) over the reduced axes:
   rest   the sum of the other terms, b * exp(x - m)
   plain  the plain sum b * exp(x) in the result dtype, SciPy's result where the stable
          formula is not finite (rows whose max is +inf, -inf or NaN; cancelling weights);
-         without weights only exp(m) where m is not finite (the plain sum is then inf, 0
-         or NaN, and is used nowhere else), which saves a second exp pass
+         (ties + rest) * exp(m) from the partial itself, summed term by term only in
+         rows that hold an infinite or NaN input, or with weights an exp that overflows
+         the result dtype (0 * inf and inf - inf need the terms)
+
+The partials come from the C kernels (_core.logsumexp_parts: the max, then one pass of
+exp-and-sum) for float32/float64 work; from NumPy for longdouble and for the rows the
+kernels leave to the caller (a max or a sum that is not finite).
 
 Partials combine associatively: M = max(m_i); a partial with m_i == M adds its ties and
 rest as they are, one with m_i < M adds (ties_i + rest_i) * exp(m_i - M) to the rest.
@@ -28,9 +34,9 @@ softmax / log_softmax along split axes take the same reduction, finished as the 
 import numpy as np
 import dask.array as da
 
-from . import _api
+from . import _api, _core, _reference
 
-__all__ = ["softmax", "log_softmax", "logsumexp"]
+__all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy"]
 
 
 def _result_dtype(func, dtype, b=None):
@@ -57,12 +63,66 @@ def _partial_dtype(compute, plain):
 
 
 def _lse_chunk(x, weights=None, axis=None, keepdims=True, *, compute, plain_dtype):
-    axis = tuple(axis)
+    """The partial of one chunk over `axis` (keepdims): from the C kernels
+    (_core.logsumexp_parts, one pass after the max) for float32/float64 work, and from
+    NumPy (_lse_chunk_numpy) for longdouble and for the rows the kernels leave unspecified
+    (a max that is not finite; ties or rest not finite: NaN or inf inputs, huge weights)."""
+    axes = tuple(axis)
+    kernel, _ = _api._classify(np.empty(0, plain_dtype), "logsumexp")  # float16 -> float32
+    if kernel is None:  # longdouble
+        return _lse_chunk_numpy(x, weights, axes, compute=compute, plain_dtype=plain_dtype)
+    xs = _api._c_ready(x, kernel)
+    ws = None if weights is None else _api._c_ready(weights, kernel)
+    ax = axes[0]
+    if len(axes) > 1:  # the reduced axes moved to the end and merged into one (a copy)
+        xs = _api._to_last_axis(xs, axes)[0]
+        ws = None if ws is None else _api._to_last_axis(ws, axes)[0]
+        ax = xs.ndim - 1
+    m, ties, rest = _core.logsumexp_parts(xs, ax, ws)
+    out = np.empty(m.shape, dtype=_partial_dtype(compute, plain_dtype))
+    out["m"], out["t"], out["r"] = m, ties, rest
+    with np.errstate(all="ignore"):
+        out["p"] = _plain_of_parts(out["m"], ties, rest)
+        bad = ~(np.isfinite(m) & np.isfinite(ties) & np.isfinite(rest))
+        if ws is not None and not np.exp(plain_dtype.type(np.max(xs, initial=-np.inf))) < np.inf:
+            # an exp that overflows in the result dtype (or a NaN) somewhere in the chunk:
+            # SciPy's term-by-term sum differs from the partial's there (inf - inf, and
+            # 0 * inf for a zero weight the partial never sees), so those rows take it.
+            # One max over the chunk decides: the common chunk has no such element.
+            big = np.any(~(np.exp(xs.astype(plain_dtype)) < np.inf), axis=ax)
+            out["p"][big] = _plain_terms(np.moveaxis(xs, ax, -1)[big], np.moveaxis(ws, ax, -1)[big],
+                                         -1, plain_dtype)[:, 0]
+    if bad.any():
+        rows = (lambda a: np.moveaxis(a, ax, -1)[bad])
+        out[bad] = _lse_chunk_numpy(rows(xs), None if ws is None else rows(ws), (1,), compute=compute,
+                                    plain_dtype=plain_dtype)[:, 0]
+    return out.reshape(tuple(1 if i in axes else n for i, n in enumerate(x.shape)))
+
+
+def _plain_of_parts(m, ties, rest):
+    """The plain sum b * exp(x) of a row from its partial, without a pass over the row.
+    It counts only where the merged stable result is not finite: weights that cancel
+    across chunks, or a chunk whose max is not finite (then its own plain sum, inf, 0 or
+    NaN, decides)."""
+    with np.errstate(all="ignore"):
+        return (ties + rest) * np.exp(m)
+
+
+def _plain_terms(x, weights, axis, plain_dtype):
+    """SciPy's plain sum b * exp(x) term by term in the result dtype (keepdims). As in
+    SciPy, a zero weight does not drop its term here: 0 * exp(x) is NaN where exp(x)
+    overflows or x is NaN."""
+    with np.errstate(all="ignore"):
+        terms = weights.astype(plain_dtype) * np.exp(x.astype(plain_dtype))
+        return np.sum(terms, axis=axis, keepdims=True, dtype=plain_dtype)
+
+
+def _lse_chunk_numpy(x, weights, axis, *, compute, plain_dtype):
+    """The partial (keepdims) in NumPy, in the compute dtype."""
     pdt = _partial_dtype(compute, plain_dtype)
     with np.errstate(all="ignore"):
         if weights is not None:
-            xp = x.astype(plain_dtype)
-            plain = np.sum(weights.astype(plain_dtype) * np.exp(xp), axis=axis, keepdims=True, dtype=plain_dtype)
+            plain = _plain_terms(x, weights, axis, plain_dtype)
         xc = x.astype(compute)
         bc = None if weights is None else weights.astype(compute)
         if bc is not None:
@@ -72,12 +132,10 @@ def _lse_chunk(x, weights=None, axis=None, keepdims=True, *, compute, plain_dtyp
         ties = np.sum(is_max if bc is None else bc * is_max, axis=axis, keepdims=True, dtype=compute)
         terms = np.where(is_max, 0, np.exp(xc - m))
         rest = np.sum(terms if bc is None else bc * terms, axis=axis, keepdims=True, dtype=compute)
-        if weights is None:
-            # without weights the stable result is finite whenever the max is, and the plain
-            # sum is only used where it is not: then sum(exp(x)) is exp(max) (inf, 0 or NaN)
-            plain = np.where(np.isfinite(m), 0, np.exp(m)).astype(plain_dtype)
-    out = np.empty(m.shape, dtype=pdt)
-    out["m"], out["t"], out["r"], out["p"] = m, ties, rest, plain
+        if weights is None:  # exact here too: rest is 0 where the max is not finite
+            plain = _plain_of_parts(m, ties, rest)
+        out = np.empty(m.shape, dtype=pdt)
+        out["m"], out["t"], out["r"], out["p"] = m, ties, rest, plain  # plain may overflow: inf
     return out
 
 
@@ -102,16 +160,12 @@ def _lse_combine(parts, axis=None, keepdims=True):
 
 
 def _lse_finish(big_m, ties, rest, plain, return_sign):
-    """logsumexp (and its sign) from merged partials, as _reference._logsumexp_nonempty."""
+    """logsumexp (and its sign) from merged partials, as the twin finishes them: the stable
+    formula, and log(plain) where it is not finite."""
+    out, sgn = _reference.logsumexp_of_parts(big_m, ties, rest, return_sign)
     with np.errstate(all="ignore"):
         sgn_plain = np.sign(plain)
         out_plain = np.log(np.abs(plain) if return_sign else plain)
-        s = np.where(rest == 0, rest, rest / ties)
-        sgn = np.sign(s + 1) * np.sign(ties)
-        s = np.where(s < -1, -s - 2, s)
-        out = np.log1p(s) + np.log(np.abs(ties)) + big_m
-        if not return_sign:
-            out = np.where(sgn < 0, np.nan, out)
         finite = np.isfinite(out)
         out = np.where(finite, out, out_plain)
         sgn = np.where(finite, sgn, sgn_plain)
@@ -152,14 +206,27 @@ def _all_in_one_chunk(x, axes):
 # public functions
 
 
-def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
+def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, *, dtype=None, where=None):
     """fastsoftmax.logsumexp for a Dask array: a lazy Dask array (a pair with return_sign)."""
+    a = da.asarray(a)
+    if b is not None and type(b) not in (int, float, complex):  # a Python scalar stays weak
+        b = da.asarray(b)
+    if where is not None:
+        a, w, dtype = _filled(a, where, "logsumexp", dtype)
+        if b is not None:  # an excluded term is dropped even where its weight is inf or NaN
+            b = da.where(w, b, 0)
+    a, cast = _for_dtype(a, "logsumexp", dtype, b)
+    res = _logsumexp(a, axis, b, keepdims, return_sign)
+    if cast is None:
+        return res
+    with np.errstate(over="ignore"):
+        return tuple(r.astype(cast) for r in res) if return_sign else res.astype(cast)
+
+
+def _logsumexp(a, axis, b, keepdims, return_sign):
     from functools import partial
 
-    a = da.asarray(a)
     b_scalar = b if type(b) in (int, float, complex) else None
-    if b is not None and b_scalar is None:
-        b = da.asarray(b)
     result = _result_dtype("logsumexp", a.dtype, b)
     if b is not None:
         b_arr = da.asarray(b) if b_scalar is None else da.from_array(np.asarray(b_scalar, dtype=result))
@@ -302,11 +369,162 @@ def _finish_block(x, parts, exp, result):
         return out.astype(result)  # float32: may round to -inf, as in memory
 
 
-def softmax(x, axis=None):
+def _softmax_entry(x, axis, func, dtype, where):
+    x = da.asarray(x)
+    w = None
+    if where is not None:
+        x, w, dtype = _filled(x, where, func, dtype)
+    x, cast = _for_dtype(x, func, dtype)
+    res = _softmax_like(x, axis, func)
+    if cast is not None:
+        res = res.astype(cast)
+    if w is not None:
+        # an excluded element's output is 0 / -inf already (exp(-inf - lse) is 0), unless
+        # its row's lse is NaN (a NaN, or nothing included, or all -inf): the fill then,
+        # as in memory
+        res = da.where(w, res, 0.0 if func == "softmax" else -np.inf)
+    return res
+
+
+def softmax(x, axis=None, *, dtype=None, where=None):
     """fastsoftmax.softmax for a Dask array, lazily."""
-    return _softmax_like(x, axis, "softmax")
+    return _softmax_entry(x, axis, "softmax", dtype, where)
 
 
-def log_softmax(x, axis=None):
+def log_softmax(x, axis=None, *, dtype=None, where=None):
     """fastsoftmax.log_softmax for a Dask array, lazily."""
-    return _softmax_like(x, axis, "log_softmax")
+    return _softmax_entry(x, axis, "log_softmax", dtype, where)
+
+
+# ---------------------------------------------------------------------------------------
+# where= and dtype=: the in-memory functions' conversions, lazily
+
+
+def _filled(x, where, func, dtype):
+    """(x with where='s excluded elements at -inf, the broadcast mask, the dtype= to use).
+
+    As in memory (_api._masked): x is first converted to the dtype its own computation
+    takes (float16 to float32, integers to float64), the result keeps the unfilled input's
+    result dtype unless dtype= asks for another. -inf is what an excluded element adds to
+    a max and to an exp-sum, so the functions run unchanged on the filled copy."""
+    w = da.asarray(where).astype(bool)
+    try:
+        w = da.broadcast_to(w, x.shape)
+    except ValueError:
+        raise ValueError(f"{func}: where= of shape {w.shape} does not broadcast to "
+                         f"the input's shape {x.shape}") from None
+    compute, result = _api._classify(np.empty(0, x.dtype), func)
+    filled = da.where(w, x.astype(compute or result), -np.inf)
+    return filled, w, result if dtype is None else dtype
+
+
+def _for_dtype(x, func, dtype, b=None):
+    """(x converted as the in-memory function converts it for dtype=, the dtype to cast the
+    result to or None): the C path computes in the compute dtype and casts its result; the
+    NumPy twin (longdouble, complex) computes in the result dtype itself. With weights b the
+    asked dtype joins b's (a Python scalar weakly, NEP 50) and x goes straight to that."""
+    if dtype is None:
+        return x, None
+    compute, result = _api._classify(np.empty(0, x.dtype), func, dtype)
+    if b is not None:
+        return x.astype(np.result_type(result, b if type(b) in (int, float, complex) else b.dtype)), None
+    if compute is None:
+        return x.astype(result), None
+    return x.astype(compute), result
+
+
+# ---------------------------------------------------------------------------------------
+# cross_entropy: per-row losses from the in-memory function, then a lazy sum / mean
+
+
+def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, label_smoothing=0.0,
+                  reduction="mean", return_grad=False):
+    """fastsoftmax.cross_entropy for Dask arrays (logits, target or both), lazily.
+
+    The class axis is gathered into one chunk (C classes always fit) and every block of
+    rows goes to the in-memory function with reduction="none": per-row losses and, with
+    return_grad, the gradient of their sum, in one pass. "sum" adds the row losses in
+    float64; "mean" divides by PyTorch's denominator: the summed class weights of the
+    non-ignored integer targets (NaN when all are ignored), the number of rows for
+    probability targets. The mean's gradient is the sum's scaled by 1 / denominator, a
+    second rounding in the result dtype where memory rounds once."""
+    from . import _ml
+
+    func = "cross_entropy"
+    x, t = da.asarray(logits), da.asarray(target)
+    _ml._reduction_code(reduction, func)
+    compute, result = _ml._classify(x, func)
+    if x.ndim == 0:
+        raise ValueError(f"{func}: logits must have a class axis (got a 0-d array)")
+    ax = _ml._axis(axis, x.ndim, func)
+    C = x.shape[ax]
+    batch = x.shape[:ax] + x.shape[ax + 1:]
+    index_target = t.dtype.kind in "iu"
+    if t.dtype.kind in "iuf" and t.shape != (batch if index_target else x.shape):
+        raise ValueError(f"{func}: target must have shape {batch} (integer class indices) or "
+                         f"{x.shape} (class probabilities), got {t.shape}")
+    # the other arguments checked as in memory, on a probe of no rows
+    _ml.cross_entropy(np.empty((0, C), x.dtype), np.empty((0,) if index_target else (0, C), t.dtype),
+                      weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing,
+                      reduction=reduction)
+
+    # float16, integers, longdouble: converted as in memory, the result cast at the end
+    xm = da.moveaxis(x.astype(compute), ax, -1).rechunk({x.ndim - 1: -1})
+    tm = t.rechunk(xm.chunks[:-1]) if index_target else da.moveaxis(t.astype(compute), ax, -1).rechunk(xm.chunks)
+    kw = dict(weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing,
+              return_grad=return_grad)
+    # loss rows (and the gradient): the loop dimensions are the batch, the class axis core
+    signature = "(c)," + ("()" if index_target else "(c)") + "->()" + (",(c)" if return_grad else "")
+    res = da.apply_gufunc(_xent_rows, signature, xm, tm,
+                          output_dtypes=(compute, compute) if return_grad else compute, **kw)
+    loss, grad = res if return_grad else (res, None)
+
+    if reduction != "none":
+        total = loss.sum(dtype=np.float64)
+        if reduction == "mean":
+            den = int(np.prod(batch, dtype=np.int64)) if not index_target else \
+                t.map_blocks(_row_weights, _class_weights(weight, compute), ignore_index, dtype=np.float64).sum()
+            total = da.map_blocks(_ratio, total, den, dtype=np.float64)
+            if grad is not None:
+                grad = da.map_blocks(_scale_by_inverse, grad, den, dtype=compute)
+        loss = total
+    loss = loss.astype(result)
+    if grad is None:
+        return loss
+    return loss, da.moveaxis(grad, -1, ax).astype(result)
+
+
+def _xent_rows(x, t, **kw):
+    """The in-memory cross_entropy of one block of rows (class axis last), reduction none."""
+    from . import _ml
+
+    try:
+        return _ml.cross_entropy(x, t, axis=-1, reduction="none", **kw)
+    except ValueError as err:  # a bad label: its index is counted from the block's start
+        raise ValueError(f"{err} (the index is within one Dask block of the target)") from None
+
+
+def _class_weights(weight, compute):
+    """The class weights as the C code reads them: rounded to the compute dtype, in float64."""
+    return None if weight is None else np.asarray(weight).astype(compute).astype(np.float64)
+
+
+def _row_weights(t, w, ignore_index):
+    """Each integer target's weight in the mean's denominator: 0 where ignored, else w[t]
+    (1 without weights). Labels out of range are clipped here: the loss rows raise on them."""
+    keep = t != ignore_index
+    if w is None:
+        return keep.astype(np.float64)
+    return np.where(keep, w.take(t, mode="clip"), 0.0)
+
+
+def _ratio(total, den):
+    with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: 0 / 0, NaN as in memory
+        return np.float64(total) / np.float64(den)
+
+
+def _scale_by_inverse(g, den):
+    # the in-memory gradient scale 1 / den; all targets ignored: every row's gradient is 0
+    if den == 0:
+        return g
+    return (g * (1.0 / float(den))).astype(g.dtype)

@@ -14,6 +14,7 @@ import operator
 import numpy as np
 
 from . import _core
+from ._api import _is_dask
 
 __all__ = ["cross_entropy", "softmax_grad", "log_softmax_grad",
            "binary_cross_entropy_with_logits", "plot"]
@@ -124,6 +125,10 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     array([[-0.4045,  0.2957,  0.1088],
            [ 0.1123, -0.2494,  0.1371]])
     """
+    if _is_dask(logits) or _is_dask(target):
+        from . import _dask
+        return _dask.cross_entropy(logits, target, axis=axis, weight=weight, ignore_index=ignore_index,
+                                   label_smoothing=label_smoothing, reduction=reduction, return_grad=return_grad)
     func = "cross_entropy"
     code = _reduction_code(reduction, func)
     x = np.asarray(logits)
