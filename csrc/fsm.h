@@ -114,6 +114,10 @@ typedef struct fsm_shape {
 double fsm_log_of_sum(double rest, double ties);
 void fsm_ratio_pair(double c, double sum, double *hi, double *lo);
 
+/* elements below which a call stays on one thread: waking a thread costs more than it
+ * saves (the softmax drivers and the ML drivers alike) */
+#define FSM_PARALLEL_MIN_ELEMENTS 32768
+
 /* threads an OpenMP region of the calling thread would get (1 without OpenMP) */
 int fsm_max_threads(void);
 

@@ -20,7 +20,6 @@
  * layer picks the count (OMP_NUM_THREADS / threadpoolctl, 1 for small inputs). */
 #ifdef _OPENMP
 #include <omp.h>
-#define FSM_PARALLEL_MIN_ELEMENTS 32768 /* below, waking a thread costs more than it saves */
 #endif
 
 int fsm_max_threads(void)

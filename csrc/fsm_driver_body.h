@@ -47,8 +47,6 @@ static FT D(special_lse)(const FT *x, fsm_int xs, fsm_int n)
 #define FSM_ROW_BLOCK ((fsm_int)(128 * 1024 / sizeof(FT)))
 #define FSM_LONG_ROW (4 * FSM_ROW_BLOCK)
 
-static void D(softmax_row_short)(const fsm_kernels *k, int op, FT t, const FT *x, FT *y, fsm_int n);
-
 /* exp(a - b) for a <= b, with a - b split exactly (TwoSum) so that its rounding in double
  * (float64 maxima far apart) does not reach the result: exp(hi + lo) ~ exp(hi) (1 + lo) */
 static double D(exp_diff)(double a, double b)
@@ -95,17 +93,16 @@ static int D(long_row_parts)(const fsm_kernels *k, const FT *x, fsm_int n, FT *y
     return *m == -INFINITY; /* all -inf */
 }
 
-/* softmax / log_softmax (t == 1) of a long row, y not overlapping x */
-static void D(softmax_long_row)(const fsm_kernels *k, int op, const FT *x, FT *y, fsm_int n)
+/* softmax / log_softmax (t == 1) of a long row, y not overlapping x; -1 when softmax could
+ * not get memory for its blocks' maxima (the caller then takes the one-row path) */
+static int D(softmax_long_row)(const fsm_kernels *k, int op, const FT *x, FT *y, fsm_int n)
 {
     double m, ties, rest;
     FT hi, lo;
     FT mb_small[64], *mb = mb_small;
     const fsm_int blocks = (n + FSM_ROW_BLOCK - 1) / FSM_ROW_BLOCK;
-    if (op == FSM_SOFTMAX && blocks > 64 && !(mb = (FT *)malloc((size_t)blocks * sizeof(FT)))) {
-        mb = mb_small; /* no memory: the one-row path, which needs none */
-        op = -1;
-    }
+    if (op == FSM_SOFTMAX && blocks > 64 && !(mb = (FT *)malloc((size_t)blocks * sizeof(FT))))
+        return -1;
     if (op == FSM_SOFTMAX) {
         if (D(long_row_parts)(k, x, n, y, mb, &m, &ties, &rest)) {
             D(special_row)(op, x, 1, y, 1, n);
@@ -121,7 +118,7 @@ static void D(softmax_long_row)(const fsm_kernels *k, int op, const FT *x, FT *y
                 KER(k, row_scale)(y + i, len, hi, lo);
             }
         }
-    } else if (op == FSM_LOG_SOFTMAX) {
+    } else {
         if (D(long_row_parts)(k, x, n, NULL, NULL, &m, &ties, &rest)) {
             D(special_row)(op, x, 1, y, 1, n);
         } else {
@@ -130,7 +127,7 @@ static void D(softmax_long_row)(const fsm_kernels *k, int op, const FT *x, FT *y
         }
     }
     if (mb != mb_small) free(mb);
-    if (op == -1) D(softmax_row_short)(k, FSM_SOFTMAX, 1, x, y, n);
+    return 0;
 }
 
 /* one contiguous row */
@@ -164,9 +161,9 @@ static void D(softmax_row_short)(const fsm_kernels *k, int op, FT t, const FT *x
 static void D(softmax_row)(const fsm_kernels *k, int op, FT t, const FT *x, FT *y, fsm_int n)
 {
     const int blockwise = op == FSM_LOG_SOFTMAX || sizeof(FT) == sizeof(float);
-    if (n > FSM_LONG_ROW && t == 1 && blockwise && (y + n <= x || x + n <= y))
-        D(softmax_long_row)(k, op, x, y, n);
-    else D(softmax_row_short)(k, op, t, x, y, n);
+    if (!(n > FSM_LONG_ROW && t == 1 && blockwise && (y + n <= x || x + n <= y)
+          && D(softmax_long_row)(k, op, x, y, n) == 0))
+        D(softmax_row_short)(k, op, t, x, y, n);
 }
 
 static FT D(lse_row)(const fsm_kernels *k, const FT *x, fsm_int n)

@@ -49,10 +49,9 @@ typedef double (*ml_rows_fn)(const ml_xent *a, fsm_int r0, fsm_int r1);
 
 /* Threads: as in the softmax drivers (fsm_driver.c), rows are split over the caller's count
  * of OpenMP threads when there are enough logits to pay for waking them (the same
- * threshold). The total is the sum, in order, of the sums of fixed blocks of rows (about
+ * threshold, FSM_PARALLEL_MIN_ELEMENTS). The total is the sum, in order, of the sums of fixed blocks of rows (about
  * ML_BLOCK_ELEMENTS logits each, whatever the thread count), so that it is bitwise the same
  * for any number of threads; a serial call runs the same blocks and makes no OpenMP call. */
-#define ML_PARALLEL_MIN_ELEMENTS 32768
 #define ML_BLOCK_ELEMENTS 65536
 #define ML_STACK_BLOCKS 32
 
@@ -74,7 +73,7 @@ static int ml_run_blocks(ml_rows_fn fn, const ml_xent *a, fsm_int rows, int thre
     double *part = blocks <= ML_STACK_BLOCKS ? stack : (double *)malloc((size_t)blocks * sizeof(double));
     if (!part) return -1;
 #ifdef _OPENMP
-    if (threads > 1 && blocks > 1 && (double)rows * (double)C >= ML_PARALLEL_MIN_ELEMENTS) {
+    if (threads > 1 && blocks > 1 && (double)rows * (double)C >= FSM_PARALLEL_MIN_ELEMENTS) {
         fsm_int b;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
         for (b = 0; b < blocks; b++) part[b] = ml_block(fn, a, rows, per, b);

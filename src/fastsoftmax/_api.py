@@ -182,7 +182,8 @@ def _softmax_like(x, axis, op, func, out=None, dtype=None, temperature=1.0):
         _check_out(out, x.shape, result, func)
     t = temperature
     twin = _reference.softmax if op == _core.SOFTMAX else _reference.log_softmax
-    if compute is not None and t != 1.0 and _kernel_temperature(t, compute) is None:
+    kernel_t = _kernel_temperature(t, compute) if compute is not None and t != 1.0 else t
+    if kernel_t is None:
         # a temperature beyond the compute dtype's range: x / t in a wider type (float64,
         # or longdouble for float64), then the NumPy twin there; rare, slower, still exact
         wide = np.dtype(np.float64) if result.itemsize < 8 else np.dtype(np.longdouble)
@@ -192,7 +193,7 @@ def _softmax_like(x, axis, op, func, out=None, dtype=None, temperature=1.0):
     if compute is None:
         xr = _native(x).astype(result, copy=False)
         return _deliver(twin(xr if t == 1.0 else xr / result.type(t), axis=axis), out)
-    t = _kernel_temperature(t, compute) if t != 1.0 else 1.0
+    t = kernel_t
     axes = _normalize_axes(axis, max(x.ndim, 1))
     xc = _c_ready(x, compute)
     if xc.ndim == 0:
@@ -249,8 +250,7 @@ def _softmax_where(x, axis, op, func, where, out, dtype, temperature):
 def _softmax_entry(x, axis, op, func, out, dtype, where, temperature):
     """The route of a softmax / log_softmax call that the one-call fast path (in softmax()
     and log_softmax() themselves) did not take: Dask, where=/masked, the full API path."""
-    plain = type(temperature) is float and temperature == 1.0
-    t = 1.0 if plain else _check_temperature(temperature, func)
+    t = _check_temperature(temperature, func)
     if _is_dask(x):
         if t != 1.0:  # lazily x / t (rounded once), then the Dask functions
             x = x / t
@@ -478,6 +478,6 @@ def _logsumexp_weighted(a, b, axis, keepdims, return_sign, out, compute, result)
         res = _reference.logsumexp(_native(a).astype(result), axis=axis, b=b, keepdims=keepdims,
                                    return_sign=return_sign)
         res, sign = res if return_sign else (res, None)
-        return _lse_deliver(np.asarray(res), sign, -1, (), False, out, result)
+        return _lse_deliver(np.asarray(res), sign, np.ndim(res), (), False, out, result)
     return _lse_deliver(res, sign if return_sign else None, max(np.ndim(a), np.ndim(b)), axes,
                         keepdims, out, result)

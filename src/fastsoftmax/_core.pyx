@@ -341,10 +341,12 @@ def logsumexp_parts(cnp.ndarray x, int axis, cnp.ndarray w=None):
     cdef int rc
     shape = (<object>x).shape[:axis] + (<object>x).shape[axis + 1:]
     m = np.empty(shape, dtype=x.dtype)
-    ties = np.zeros(shape, dtype=np.float64)
-    rest = np.zeros(shape, dtype=np.float64)
+    ties = np.empty(shape, dtype=np.float64)  # the driver writes every entry
+    rest = np.empty(shape, dtype=np.float64)
     if cnp.PyArray_SIZE(x) == 0:
         m.fill(-np.inf)
+        ties.fill(0)
+        rest.fill(0)
         return m, ties, rest
     if w is not None and ((<object>w).shape != (<object>x).shape or w.dtype != x.dtype):
         raise ValueError("logsumexp_parts: w must have x's shape and dtype")
