@@ -500,6 +500,57 @@ def out_of_cache(threads=(1,), repeat=REPEAT, min_time=MIN_TIME, dtype="float32"
     return rows
 
 
+# Non-last axes (issue 5): along axis 0 of a C-contiguous array against the same work along
+# the last axis of its transposed contiguous copy (both fastsoftmax, 1 thread), and against
+# torch along the same axis
+NON_LAST_SHAPE, NON_LAST_LIMIT, NON_LAST_TORCH = (1000, 4096), 1.5, 2.5
+
+
+def non_last_axis(repeat=REPEAT, min_time=MIN_TIME, dtypes=("float32",)):
+    """[{function, dtype, axis0_us, transposed_us, over_transposed, limit, torch_us, vs_torch,
+    torch_need, status}] for NON_LAST_SHAPE along axis 0."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for dtype in dtypes:
+        x = (rng.standard_normal(NON_LAST_SHAPE) * 4).astype(dtype)
+        xt = np.ascontiguousarray(x.T)
+        out, out_t = np.empty_like(x), np.empty_like(xt)
+        for func in ("softmax", "log_softmax", "logsumexp"):
+            f = getattr(fastsoftmax, func)
+            if func == "logsumexp":
+                calls = {"axis0": lambda: f(x, axis=0), "transposed": lambda: f(xt, axis=-1)}
+            else:
+                calls = {"axis0": lambda: f(x, axis=0, out=out), "transposed": lambda: f(xt, axis=-1, out=out_t)}
+            if torch is not None:
+                calls["torch"] = _bind_torch(func, x, 0)
+            with single_threaded(), openmp_threads(1):
+                t = time_calls(calls, min_time=min_time, repeat=repeat)
+            over = t["axis0"][0] / t["transposed"][0]
+            vs_torch = t["torch"][0] / t["axis0"][0] if "torch" in t else None
+            limit = NON_LAST_LIMIT if func == "softmax" and dtype == "float32" else None
+            torch_need = NON_LAST_TORCH if limit is not None else None
+            ok = limit is None or (over <= limit and (vs_torch is None or vs_torch >= torch_need))
+            rows.append({"function": func, "shape": list(NON_LAST_SHAPE), "dtype": dtype,
+                         "axis0_us": t["axis0"][0] * 1e6, "transposed_us": t["transposed"][0] * 1e6,
+                         "over_transposed": over, "limit": limit,
+                         "torch_us": t["torch"][0] * 1e6 if "torch" in t else None,
+                         "vs_torch": vs_torch, "torch_need": torch_need,
+                         "status": "-" if limit is None else ("PASS" if ok else "MISS")})
+    return rows
+
+
+def format_non_last_axis(rows):
+    header = ["function", "dtype", "axis 0 µs", "transposed, last axis µs", "ratio", "need",
+              "torch axis 0 µs", "torch / ours", "need", "status"]
+    body = [[r["function"], r["dtype"], f"{r['axis0_us']:,.0f}", f"{r['transposed_us']:,.0f}",
+             f"{r['over_transposed']:.2f}x", "-" if r["limit"] is None else f"<= {r['limit']:g}x",
+             "-" if r["torch_us"] is None else f"{r['torch_us']:,.0f}",
+             "-" if r["vs_torch"] is None else f"{r['vs_torch']:.2f}x",
+             "-" if r["torch_need"] is None else f">= {r['torch_need']:g}x", r["status"]]
+            for r in rows]
+    return _markdown(header, body, right_from=2)
+
+
 def format_out_of_cache(rows):
     header = ["function", "threads", "fastsoftmax µs", "np.copyto µs", "/ memcpy", "need", "status"]
     body = [[r["function"] + (" (out=)" if r["out"] else ""), str(r["threads"]),
@@ -792,6 +843,11 @@ def main(argv=None):
               "softmax and log_softmax into a preallocated out=, against np.copyto of the same "
               "bytes.\n")
         print(format_out_of_cache(outcache))
+    nonlast = non_last_axis(repeat=args.repeat, min_time=min_time, dtypes=args.dtypes)
+    print(f"\n## Non-last axis\n\n{NON_LAST_SHAPE} along axis 0 against the same work along the "
+          "last axis of the transposed contiguous copy (fastsoftmax, 1 thread; softmax and "
+          "log_softmax into a preallocated out=), and against torch along axis 0.\n")
+    print(format_non_last_axis(nonlast))
     targets = evaluate_targets(results)
     print("\n## Targets\n")
     print(format_targets(targets))
@@ -815,7 +871,7 @@ def main(argv=None):
                                     "malloc": args.malloc, "threads": threads,
                                     "sweep": args.sweep},
                        "cases": results, "targets": targets, "keyword_costs": keywords,
-                       "out_of_cache": outcache,
+                       "out_of_cache": outcache, "non_last_axis": nonlast,
                        **({"sweep": swept} if swept is not None else {})}, f, indent=2)
         print(f"\nwrote {args.json}")
     return 0

@@ -32,9 +32,30 @@ typedef ptrdiff_t fsm_int; /* element counts and strides in elements: 64-bit on 
 /* Partial results of one exp-and-sum pass over a row or a column:
  *   rest = sum of exp(x_i - m) over the x_i != m,  ties = number of x_i == m. */
 
+/* One walk down n rows of up to three blocks of adjacent columns that share the row strides
+ * xs (x) and ys (y), row i of a block at its pointer + i*xs; a block is skipped when its
+ * pointer is NULL, and at most FSM_COL_BLOCK columns wide. The state of every column is
+ * carried across calls, so any range of rows may be done in any number of calls.
+ *   max:  max_m[j] = max(max_m[j], max_x[i][j]) (start from -inf).
+ *   sums: the terms exp((sum_x[i][j] - sum_m[j]) / t) added into sum[j] + comp[j]
+ *         (compensated; start from zeros, the total is sum + comp) and, with ties non-NULL,
+ *         the x == m counted into ties[j] and left out of the sum; the exps stored to sum_y
+ *         unless it is NULL. sum, comp, ties have room for sum_w rounded up to a vector.
+ *   last: fin_y[i][j] *= fin_a[j] + fin_b[j] (softmax: the scale as a pair), or, with fin_x,
+ *         fin_y[i][j] = (fin_x[i][j] - fin_m[j]) / t - (fin_a[j] + fin_b[j]) (log_softmax).
+ * t: the temperature (1: none). */
+#define FSM_COL_PASS_FIELDS(FT)                                                              \
+    fsm_int n, xs, ys;                                                                       \
+    const FT *max_x; fsm_int max_w; FT *max_m;                                               \
+    const FT *sum_x; fsm_int sum_w; const FT *sum_m; FT *sum_y; double *sum, *comp, *ties;   \
+    const FT *fin_x; FT *fin_y; fsm_int fin_w; const FT *fin_m, *fin_a, *fin_b;              \
+    FT t;
+typedef struct fsm_col_pass_f32 { FSM_COL_PASS_FIELDS(float) } fsm_col_pass_f32;
+typedef struct fsm_col_pass_f64 { FSM_COL_PASS_FIELDS(double) } fsm_col_pass_f64;
+#undef FSM_COL_PASS_FIELDS
+
 /* The kernels of one instruction set. Every pointer is to contiguous data unless a stride
- * is named; strides are in elements. Column kernels work on `w` adjacent columns (w is at
- * most FSM_COL_BLOCK) of n rows, row i starting at x + i*xs. */
+ * is named; strides are in elements. */
 typedef struct fsm_kernels {
     const char *name;
 
@@ -57,19 +78,10 @@ typedef struct fsm_kernels {
     void (*row_logsub_f32)(const float *x, fsm_int n, float m, float t, float c_hi, float c_lo, float *y);
     void (*row_logsub_f64)(const double *x, fsm_int n, double m, double t, double c_hi, double c_lo, double *y);
 
-    /* The same four steps down w columns; m, rest, ties, s_hi/s_lo, c_hi/c_lo are per column. */
-    void (*col_max_f32)(const float *x, fsm_int xs, fsm_int n, fsm_int w, float *m);
-    void (*col_max_f64)(const double *x, fsm_int xs, fsm_int n, fsm_int w, double *m);
-    void (*col_expsum_f32)(const float *x, fsm_int xs, fsm_int n, fsm_int w, const float *m, float t,
-                           float *y, fsm_int ys, double *sum, double *ties);
-    void (*col_expsum_f64)(const double *x, fsm_int xs, fsm_int n, fsm_int w, const double *m, double t,
-                           double *y, fsm_int ys, double *sum, double *ties);
-    void (*col_scale_f32)(float *y, fsm_int ys, fsm_int n, fsm_int w, const float *s_hi, const float *s_lo);
-    void (*col_scale_f64)(double *y, fsm_int ys, fsm_int n, fsm_int w, const double *s_hi, const double *s_lo);
-    void (*col_logsub_f32)(const float *x, fsm_int xs, fsm_int n, fsm_int w, const float *m, float t,
-                           const float *c_hi, const float *c_lo, float *y, fsm_int ys);
-    void (*col_logsub_f64)(const double *x, fsm_int xs, fsm_int n, fsm_int w, const double *m, double t,
-                           const double *c_hi, const double *c_lo, double *y, fsm_int ys);
+    /* Columns: one walk down the rows making up to three passes over three column blocks
+     * (fsm_col_pass below). */
+    void (*col_pass_f32)(const fsm_col_pass_f32 *p);
+    void (*col_pass_f64)(const fsm_col_pass_f64 *p);
 
     /* Weighted rows (logsumexp with b): the max of the x_i whose weight w_i != 0 (-inf if
      * none), then ties = sum of w_i over x_i == m and rest = sum of w_i exp(x_i - m) over
@@ -80,9 +92,11 @@ typedef struct fsm_kernels {
     void (*row_wexpsum_f64)(const double *x, const double *w, fsm_int n, double m, double *rest, double *ties);
 } fsm_kernels;
 
-/* Columns handled per call of a column kernel: the per-column state (max, sums) lives on
- * the stack, and FSM_COL_BLOCK columns of a few rows stay in L1/L2 between the passes. */
-#define FSM_COL_BLOCK 512
+/* Reductions along columns take blocks of FSM_COL_BYTES of each row (256 float32 or 128
+ * float64 columns); FSM_COL_BLOCK is the most columns a column kernel takes per call, whose
+ * state (max, sums) lives on the stack. */
+#define FSM_COL_BYTES 1024
+#define FSM_COL_BLOCK (FSM_COL_BYTES / 4)
 
 /* ---- dispatch (fsm_dispatch.c) ---- */
 enum { FSM_ISA_SCALAR = 0, FSM_ISA_SSE2 = 1, FSM_ISA_AVX2 = 2, FSM_ISA_NEON = 3, FSM_ISA_COUNT = 4 };

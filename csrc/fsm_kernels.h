@@ -5,6 +5,7 @@
  * `fsm_kernels_<isa>`. Kernel names say op, type and ISA: row_expsum_f32_avx2.
  */
 #include <math.h>
+#include <stdint.h>
 #include "fsm.h"
 
 #define FSM_CAT_(a, b) a##b
@@ -18,16 +19,22 @@
 #define FSM_INLINE static inline __attribute__((always_inline))
 #endif
 
-/* A hint to fetch the cache line at p; columns use it, since the hardware prefetchers do
- * not follow rows that start a page apart. */
+/* Hints to fetch the cache line at p, to read it or to write it; the column kernels use
+ * them, since the hardware prefetchers stop at the end of each short run of a row. */
 #if defined(_MSC_VER)
 #include <xmmintrin.h>
 #define FSM_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+#define FSM_PREFETCH_W(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 #elif defined(__GNUC__) || defined(__clang__)
-#define FSM_PREFETCH(p) __builtin_prefetch(p)
+#define FSM_PREFETCH(p) __builtin_prefetch(p, 0)
+#define FSM_PREFETCH_W(p) __builtin_prefetch(p, 1)
 #else
 #define FSM_PREFETCH(p) ((void)(p))
+#define FSM_PREFETCH_W(p) ((void)(p))
 #endif
+
+/* rows ahead of the current one whose lines the column kernels ask for */
+#define FSM_COL_AHEAD 8
 
 /* Sums are taken blockwise: each block of FSM_SUM_BLOCK terms is summed in vector
  * accumulators, and the block sums are added with TwoSum into (total, compensation).
@@ -70,6 +77,7 @@ FSM_INLINE double fsm_acc_total(vf64 tot, vf64 comp)
 /* float32 */
 #define FSM_T_F32 1
 #define FT float
+#define FTN f32
 #define VT vf32
 #define VW VF32_W
 #define V(op) FSM_CAT(vf32_, op)
@@ -78,6 +86,7 @@ FSM_INLINE double fsm_acc_total(vf64 tot, vf64 comp)
 #include "fsm_kernels_body.h"
 #undef FSM_T_F32
 #undef FT
+#undef FTN
 #undef VT
 #undef VW
 #undef V
@@ -86,6 +95,7 @@ FSM_INLINE double fsm_acc_total(vf64 tot, vf64 comp)
 /* float64 */
 #define FSM_T_F32 0
 #define FT double
+#define FTN f64
 #define VT vf64
 #define VW VF64_W
 #define V(op) FSM_CAT(vf64_, op)
@@ -94,6 +104,7 @@ FSM_INLINE double fsm_acc_total(vf64 tot, vf64 comp)
 #include "fsm_kernels_body.h"
 #undef FSM_T_F32
 #undef FT
+#undef FTN
 #undef VT
 #undef VW
 #undef V
@@ -107,10 +118,7 @@ const fsm_kernels FSM_CAT(fsm_kernels_, FSM_ISA_SUFFIX) = {
     FSM_BOTH(row_expsum),
     FSM_BOTH(row_scale),
     FSM_BOTH(row_logsub),
-    FSM_BOTH(col_max),
-    FSM_BOTH(col_expsum),
-    FSM_BOTH(col_scale),
-    FSM_BOTH(col_logsub),
+    FSM_BOTH(col_pass),
     FSM_BOTH(row_wmax),
     FSM_BOTH(row_wexpsum),
 };

@@ -337,13 +337,20 @@ static void K(row_wexpsum)(const FT *x, const FT *w, fsm_int n, FT m, double *re
 }
 
 /* --------------------------------------------------------------- columns
- * w adjacent columns (w <= FSM_COL_BLOCK), n rows, row i at x + i*xs. The rows are walked in
- * tiles of FSM_COL_TILE: within a tile each group of VW columns is carried down the tile's
- * rows with its state (max, sums, counts) in registers, and the state waits in small arrays
- * (L1) between tiles. A tile of rows stays in L1 while its groups pass over it, and the
- * driver sizes w so that the whole block stays in L2 between the passes. The last group
- * may be partial: it goes through padded copies (load_tail / store_tail). */
-#define FSM_COL_TILE 4 /* rows a page apart share L1 sets: more would evict each other */
+ * Reductions down the columns of an (n, w) block, row i at x + i*xs (y + i*ys). One kernel,
+ * K(col_pass), walks the rows once, two at a time, each pair's columns left to right, and at
+ * each vector of columns makes up to three passes, each over its own block of columns with
+ * the same rows and strides (fsm.h: fsm_col_pass): the max of one block, the exp-and-sum of
+ * another, the last pass (scale, or x - m - log sum) of a third. The driver gives it three
+ * neighbouring blocks, so that the memory traffic of the max and of the last pass, which
+ * do little arithmetic, overlaps the arithmetic of the sums (fsm_driver_body.h).
+ * The state of each column (max, sums, tie counts, scales) waits in small arrays, and every
+ * access to x and y is a run of contiguous elements, whatever the row stride: walking down
+ * a column instead is slow at the common power-of-two strides, where the rows of a column
+ * share one cache set and evict each other. When the rows are far apart, the lines
+ * FSM_COL_AHEAD rows below are asked for one at a time between the vectors, as the hardware
+ * prefetchers stop at the end of each short run. The last vector of a row may be partial: it goes through padded copies
+ * (load_tail / store_tail) and takes the same arithmetic. */
 
 FSM_INLINE VT K(load_part)(const FT *p, fsm_int k, FT fill)
 {
@@ -355,150 +362,170 @@ FSM_INLINE void K(store_part)(FT *p, fsm_int k, VT v)
     if (k >= VW) V(store)(p, v); else K(store_tail)(p, k, v);
 }
 
-/* rows ahead whose lines the max pass (the first to touch a block) asks for */
-#define FSM_COL_PREFETCH_ROWS 8
-
-static void K(col_max)(const FT *x, fsm_int xs, fsm_int n, fsm_int w, FT *m)
+/* p + FSM_COL_AHEAD rows of `stride` */
+FSM_INLINE const FT *K(ahead)(const FT *p, fsm_int stride)
 {
-    const fsm_int line = 64 / (fsm_int)sizeof(FT);
-    for (fsm_int j = 0; j < w; j++) m[j] = (FT)-INFINITY;
-    for (fsm_int i0 = 0; i0 < n; i0 += FSM_COL_TILE) {
-        const fsm_int i1 = n - i0 > FSM_COL_TILE ? i0 + FSM_COL_TILE : n;
-        for (fsm_int i = i0 + FSM_COL_PREFETCH_ROWS; i < i1 + FSM_COL_PREFETCH_ROWS && i < n; i++)
-            for (fsm_int j = 0; j < w; j += line) FSM_PREFETCH(x + i * xs + j);
-        for (fsm_int j = 0; j < w; j += VW) {
-            const fsm_int k = w - j;
-            VT acc = K(load_part)(m + j, k, (FT)-INFINITY);
-            if (k >= VW)
-                for (fsm_int i = i0; i < i1; i++) acc = V(max)(acc, V(load)(x + i * xs + j));
-            else
-                for (fsm_int i = i0; i < i1; i++) acc = V(max)(acc, K(load_tail)(x + i * xs + j, k, -INFINITY));
-            K(store_part)(m + j, k, acc);
+    return p + stride * FSM_COL_AHEAD;
+}
+
+/* (sum, comp)[0, VF64_W) += v, error-free (fsm_acc_flush) */
+FSM_INLINE void K(col_flush)(double *sum, double *comp, vf64 v)
+{
+    vf64 s = vf64_load(sum), c = vf64_load(comp);
+    fsm_acc_flush(&s, &c, v);
+    vf64_store(sum, s);
+    vf64_store(comp, c);
+}
+
+/* The last pass on one vector of columns (k valid) of one row. */
+FSM_INLINE void K(col_finish)(const FT *x, FT *y, fsm_int k, VT vm, VT neg_m, const K(temper_t) *tc,
+                              VT a, VT b, const int logsub, const int temper)
+{
+    if (logsub) K(store_part)(y, k, K(logsub_step)(K(load_part)(x, k, 0), vm, neg_m, tc, a, b, temper));
+    else K(store_part)(y, k, K(scale_step)(K(load_part)(y, k, 0), a, b));
+}
+
+/* the first row of the current group in each block (NULL where a block takes no part) */
+typedef struct { const FT *mx, *sx, *fx; FT *sy, *fy; } K(col_rows);
+
+/* One vector of columns at j of `rows` rows (4, 2 or 1): km, ks, kf columns of it valid in
+ * the max, sums and last-pass blocks (VW for a whole vector); on_* say which blocks take
+ * part at j. The rows' terms are added in pairs before they enter the sums, as in
+ * K(row_expsum_impl): one rounding per pair. */
+FSM_INLINE void K(col_pass_vec)(const FSM_CAT(fsm_col_pass_, FTN) *p, const K(col_rows) *r,
+                                fsm_int j,
+                                fsm_int km, fsm_int ks, fsm_int kf, const FT *neg_sum_m,
+                                const FT *neg_fin_m, double *part_lo, double *part_hi, V(count) *cnt,
+                                const K(temper_t) *tc, fsm_int xs, fsm_int ys, const int fetch,
+                                const int rows, const int on_max, const int on_sum, const int on_fin,
+                                const int logsub, const int store, const int split, const int temper)
+{
+    if (fetch && j % (64 / (fsm_int)sizeof(FT)) == 0)
+        /* the lines FSM_COL_AHEAD rows below (the first `fetch` rows of the group have one),
+         * one at a time between the vectors; not of x in the sums' block: the max pass has
+         * just read it */
+        for (int q = 0; q < fetch; q++) {
+            if (on_max) FSM_PREFETCH(K(ahead)(r->mx + q * xs + j, xs));
+            if (on_sum && store) FSM_PREFETCH_W(K(ahead)(r->sy + q * ys + j, ys));
+            if (on_fin && logsub) FSM_PREFETCH(K(ahead)(r->fx + q * xs + j, xs));
+            if (on_fin) FSM_PREFETCH_W(K(ahead)(r->fy + q * ys + j, ys));
         }
+    if (on_max) {
+        VT acc = K(load_part)(p->max_m + j, km, -INFINITY);
+        for (int q = 0; q < rows; q++) acc = V(max)(acc, K(load_part)(r->mx + q * xs + j, km, -INFINITY));
+        K(store_part)(p->max_m + j, km, acc);
+    }
+    if (on_sum) {
+        const VT vm = K(load_part)(p->sum_m + j, ks, 0), nm = K(load_part)(neg_sum_m + j, ks, 0);
+        vf64 lo = vf64_load(part_lo + j), hi = vf64_load(part_hi + j);
+        for (int q = 0; q < rows; q += 2) {
+            VT t0, t1;
+            /* padded lanes of a partial vector: x = -inf (and m = 0), so exp gives 0 */
+            VT e0 = K(expsum_step)(K(load_part)(r->sx + q * xs + j, ks, -INFINITY), vm, nm, tc, &t0,
+                                   &cnt[j / VW], split, temper);
+            if (store) K(store_part)(r->sy + q * ys + j, ks, e0);
+            if (q + 1 < rows) {
+                VT e1 = K(expsum_step)(K(load_part)(r->sx + (q + 1) * xs + j, ks, -INFINITY), vm, nm, tc,
+                                       &t1, &cnt[j / VW], split, temper);
+                if (store) K(store_part)(r->sy + (q + 1) * ys + j, ks, e1);
+                t0 = V(add)(t0, t1);
+            }
+            K(acc_add)(&lo, &hi, t0);
+        }
+        vf64_store(part_lo + j, lo);
+        vf64_store(part_hi + j, hi);
+    }
+    if (on_fin) {
+        const VT a = K(load_part)(p->fin_a + j, kf, 0), b = K(load_part)(p->fin_b + j, kf, 0);
+        const VT vm = logsub ? K(load_part)(p->fin_m + j, kf, 0) : a;
+        const VT nm = logsub ? K(load_part)(neg_fin_m + j, kf, 0) : a;
+        for (int q = 0; q < rows; q++)
+            K(col_finish)(logsub ? r->fx + q * xs + j : NULL, r->fy + q * ys + j, kf, vm, nm, tc, a, b,
+                          logsub, temper);
     }
 }
 
-FSM_INLINE void K(col_expsum_impl)(const FT *x, fsm_int xs, fsm_int n, fsm_int w, const FT *m,
-                                   const K(temper_t) *tc, FT *y, fsm_int ys, double *sum,
-                                   double *ties, const int store, const int split, const int temper)
+FSM_INLINE void K(col_pass_impl)(const FSM_CAT(fsm_col_pass_, FTN) *p, const K(temper_t) *tc,
+                                 const int store, const int split, const int temper)
 {
-    /* per column group: the block's partial sums (lo, hi as in K(acc_add)), the running
-     * totals with their compensation (fsm_acc_flush), the tie counters */
+    const fsm_int n = p->n, xs = p->xs, ys = p->ys;
+    const fsm_int wmax = p->max_x ? p->max_w : 0, wsum = p->sum_x ? p->sum_w : 0;
+    const fsm_int wfin = p->fin_y ? p->fin_w : 0;
+    const int logsub = p->fin_x != NULL;
+    /* rows a few lines apart are one stream to the hardware prefetchers: no hints needed */
+    const int far = (xs < 0 ? -xs : xs) * (fsm_int)sizeof(FT) > 256 ||
+                    (ys < 0 ? -ys : ys) * (fsm_int)sizeof(FT) > 256;
+    const fsm_int wall = wmax > wsum ? (wmax > wfin ? wmax : wfin) : (wsum > wfin ? wsum : wfin);
+    fsm_int wfull = wall;
+    if (wmax && wmax < wfull) wfull = wmax;
+    if (wsum && wsum < wfull) wfull = wsum;
+    if (wfin && wfin < wfull) wfull = wfin;
+    wfull -= wfull % VW;
+    /* per vector of the sums' columns: the sums of this block of rows (lo, hi as in
+     * K(acc_add)) and the tie counters; -m of the sums' and the last pass's columns */
     double part_lo[FSM_COL_BLOCK + 8], part_hi[FSM_COL_BLOCK + 8];
-    double tot_lo[FSM_COL_BLOCK + 8], comp_lo[FSM_COL_BLOCK + 8];
-    double tot_hi[FSM_COL_BLOCK + 8], comp_hi[FSM_COL_BLOCK + 8];
+    FT neg_sum_m[FSM_COL_BLOCK], neg_fin_m[FSM_COL_BLOCK];
     V(count) cnt[FSM_COL_BLOCK / VW + 1];
-    const fsm_int groups = (w + VW - 1) / VW;
     const vf64 zero = vf64_set1(0.0);
-    for (fsm_int g = 0; g < groups; g++) {
-        const fsm_int j = g * VW;
-        vf64_store(tot_lo + j, zero); vf64_store(comp_lo + j, zero);
-        vf64_store(tot_hi + j, zero); vf64_store(comp_hi + j, zero);
-        cnt[g] = V(count_zero)();
-    }
+    for (fsm_int j = 0; j < wsum; j++) neg_sum_m[j] = -p->sum_m[j];
+    for (fsm_int j = 0; j < wfin && logsub; j++) neg_fin_m[j] = -p->fin_m[j];
+    for (fsm_int j = 0; j < wsum; j += VW) cnt[j / VW] = V(count_zero)();
     for (fsm_int b0 = 0; b0 < n; b0 += FSM_SUM_BLOCK) {
         const fsm_int b1 = n - b0 > FSM_SUM_BLOCK ? b0 + FSM_SUM_BLOCK : n;
-        for (fsm_int g = 0; g < groups; g++) {
-            vf64_store(part_lo + g * VW, zero);
-            vf64_store(part_hi + g * VW, zero);
+        for (fsm_int j = 0; j < wsum; j += VW) {
+            vf64_store(part_lo + j, zero);
+            vf64_store(part_hi + j, zero);
         }
-        for (fsm_int i0 = b0; i0 < b1; i0 += FSM_COL_TILE) {
-            const fsm_int i1 = b1 - i0 > FSM_COL_TILE ? i0 + FSM_COL_TILE : b1;
-            for (fsm_int g = 0; g < groups; g++) {
-                const fsm_int j = g * VW, k = w - j;
-                /* padded lanes of a partial group: x = -inf, m = 0, so exp gives 0 */
-                const VT vm = K(load_part)(m + j, k, 0), neg_m = V(sub)(V(set1)(0), vm);
-                vf64 lo = vf64_load(part_lo + j), hi = vf64_load(part_hi + j);
-                V(count) c = cnt[g];
-                if (k >= VW) {
-                    for (fsm_int i = i0; i < i1; i++) {
-                        VT t, e = K(expsum_step)(V(load)(x + i * xs + j), vm, neg_m, tc, &t, &c, split, temper);
-                        if (store) V(store)(y + i * ys + j, e);
-                        K(acc_add)(&lo, &hi, t);
-                    }
-                } else {
-                    for (fsm_int i = i0; i < i1; i++) {
-                        VT t, e = K(expsum_step)(K(load_tail)(x + i * xs + j, k, -INFINITY), vm, neg_m, tc, &t, &c, split, temper);
-                        if (store) K(store_tail)(y + i * ys + j, k, e);
-                        K(acc_add)(&lo, &hi, t);
-                    }
-                }
-                vf64_store(part_lo + j, lo);
-                vf64_store(part_hi + j, hi);
-                cnt[g] = c;
+        for (fsm_int i = b0; i < b1;) {
+            /* four rows at a time, the last one to three in a group of their own */
+            const int rows = b1 - i >= 4 ? 4 : (int)(b1 - i);
+            /* rows of the group with a row FSM_COL_AHEAD below them, to ask for */
+            const fsm_int below = n - i - FSM_COL_AHEAD;
+            const int fetch = !far || below <= 0 ? 0 : below < rows ? (int)below : rows;
+            K(col_rows) r;
+            r.mx = wmax ? p->max_x + i * xs : NULL;
+            r.sx = wsum ? p->sum_x + i * xs : NULL;
+            r.sy = store ? p->sum_y + i * ys : NULL;
+            r.fx = logsub ? p->fin_x + i * xs : NULL;
+            r.fy = wfin ? p->fin_y + i * ys : NULL;
+            fsm_int j = 0;
+            if (rows == 4) {
+                /* whole vectors of every block taking part, then the rest */
+                for (; j < wfull; j += VW)
+                    K(col_pass_vec)(p, &r, j, VW, VW, VW, neg_sum_m, neg_fin_m, part_lo, part_hi, cnt, tc, xs,
+                                    ys, fetch, 4, wmax > 0, wsum > 0, wfin > 0, logsub, store, split, temper);
+                for (; j < wall; j += VW)
+                    K(col_pass_vec)(p, &r, j, wmax - j, wsum - j, wfin - j, neg_sum_m, neg_fin_m, part_lo,
+                                    part_hi, cnt, tc, xs, ys, fetch, 4, j < wmax, j < wsum, j < wfin, logsub, store,
+                                    split, temper);
+            } else {
+                for (; j < wall; j += VW)
+                    K(col_pass_vec)(p, &r, j, wmax - j, wsum - j, wfin - j, neg_sum_m, neg_fin_m, part_lo,
+                                    part_hi, cnt, tc, xs, ys, fetch, rows, j < wmax, j < wsum, j < wfin, logsub,
+                                    store, split, temper);
             }
+            i += rows;
         }
-        for (fsm_int g = 0; g < groups; g++) {
-            const fsm_int j = g * VW;
+        for (fsm_int j = 0; j < wsum; j += VW) {
             vf64 lo = vf64_load(part_lo + j), hi = vf64_load(part_hi + j);
-            vf64 t_lo = vf64_load(tot_lo + j), c_lo = vf64_load(comp_lo + j);
-            vf64 t_hi = vf64_load(tot_hi + j), c_hi = vf64_load(comp_hi + j);
             K(acc_lanes)(&lo, &hi);
-            fsm_acc_flush(&t_lo, &c_lo, lo);
-            fsm_acc_flush(&t_hi, &c_hi, hi);
-            vf64_store(tot_lo + j, t_lo); vf64_store(comp_lo + j, c_lo);
-            vf64_store(tot_hi + j, t_hi); vf64_store(comp_hi + j, c_hi);
+            /* lanes [0, VF64_W) are in lo, the rest (float32 widening) in hi */
+            K(col_flush)(p->sum + j, p->comp + j, lo);
+            if (VW > VF64_W) K(col_flush)(p->sum + j + VF64_W, p->comp + j + VF64_W, hi);
         }
     }
-    for (fsm_int g = 0; g < groups; g++) {
-        const fsm_int j = g * VW;
-        double c[VW];
-        V(count_store)(c, cnt[g]);
-        for (fsm_int l = 0; l < VW && j + l < w; l++) {
-            /* lane l of the group: in lo for l < VF64_W, else in hi (float32 widening) */
-            const fsm_int q = j + (l < VF64_W ? l : l - VF64_W);
-            sum[j + l] = l < VF64_W ? tot_lo[q] + comp_lo[q] : tot_hi[q] + comp_hi[q];
-            if (split) ties[j + l] = c[l];
+    if (split)
+        for (fsm_int j = 0; j < wsum; j += VW) {
+            double c[VW];
+            V(count_store)(c, cnt[j / VW]);
+            for (fsm_int l = 0; l < VW; l++) p->ties[j + l] += c[l];
         }
-    }
 }
 
-static void K(col_expsum)(const FT *x, fsm_int xs, fsm_int n, fsm_int w, const FT *m, FT t,
-                          FT *y, fsm_int ys, double *sum, double *ties)
+static void K(col_pass)(const FSM_CAT(fsm_col_pass_, FTN) *p)
 {
-    const K(temper_t) c = K(temper_make)(t);
-#define FSM_COL_EXPSUM(store, split, temper) \
-    K(col_expsum_impl)(x, xs, n, w, m, &c, y, ys, sum, ties, store, split, temper)
-    FSM_FLAG_SWITCH(y != NULL, ties != NULL, t != 1, FSM_COL_EXPSUM);
-#undef FSM_COL_EXPSUM
-}
-
-static void K(col_scale)(FT *y, fsm_int ys, fsm_int n, fsm_int w, const FT *s_hi, const FT *s_lo)
-{
-    for (fsm_int i0 = 0; i0 < n; i0 += FSM_COL_TILE) {
-        const fsm_int i1 = n - i0 > FSM_COL_TILE ? i0 + FSM_COL_TILE : n;
-        for (fsm_int j = 0; j < w; j += VW) {
-            const fsm_int k = w - j;
-            const VT sh = K(load_part)(s_hi + j, k, 0), sl = K(load_part)(s_lo + j, k, 0);
-            for (fsm_int i = i0; i < i1; i++) {
-                FT *yr = y + i * ys + j;
-                K(store_part)(yr, k, K(scale_step)(K(load_part)(yr, k, 0), sh, sl));
-            }
-        }
-    }
-}
-
-FSM_INLINE void K(col_logsub_impl)(const FT *x, fsm_int xs, fsm_int n, fsm_int w, const FT *m,
-                                   const K(temper_t) *tc, const FT *c_hi, const FT *c_lo, FT *y,
-                                   fsm_int ys, const int temper)
-{
-    for (fsm_int i0 = 0; i0 < n; i0 += FSM_COL_TILE) {
-        const fsm_int i1 = n - i0 > FSM_COL_TILE ? i0 + FSM_COL_TILE : n;
-        for (fsm_int j = 0; j < w; j += VW) {
-            const fsm_int k = w - j;
-            const VT vm = K(load_part)(m + j, k, 0), neg_m = V(sub)(V(set1)(0), vm);
-            const VT ch = K(load_part)(c_hi + j, k, 0), cl = K(load_part)(c_lo + j, k, 0);
-            for (fsm_int i = i0; i < i1; i++)
-                K(store_part)(y + i * ys + j, k,
-                              K(logsub_step)(K(load_part)(x + i * xs + j, k, 0), vm, neg_m, tc, ch, cl, temper));
-        }
-    }
-}
-
-static void K(col_logsub)(const FT *x, fsm_int xs, fsm_int n, fsm_int w, const FT *m, FT t,
-                          const FT *c_hi, const FT *c_lo, FT *y, fsm_int ys)
-{
-    const K(temper_t) c = K(temper_make)(t);
-    if (t != 1) K(col_logsub_impl)(x, xs, n, w, m, &c, c_hi, c_lo, y, ys, 1);
-    else K(col_logsub_impl)(x, xs, n, w, m, &c, c_hi, c_lo, y, ys, 0);
+    const K(temper_t) c = K(temper_make)(p->t);
+#define FSM_COL_PASS_CALL(store, split, temper) K(col_pass_impl)(p, &c, store, split, temper)
+    FSM_FLAG_SWITCH(p->sum_y != NULL, p->ties != NULL, p->t != 1, FSM_COL_PASS_CALL);
+#undef FSM_COL_PASS_CALL
 }
