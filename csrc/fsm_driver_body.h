@@ -336,6 +336,12 @@ static int D(lse_rows)(const fsm_kernels *k, const FT *x, FT *y, const fsm_shape
  * no OpenMP call at all: even a one-thread region costs about a microsecond. */
 #ifdef _OPENMP
 #define FSM_CHUNKS(units, nt) ((units) < (fsm_int)(nt) * 16 ? (units) : (fsm_int)(nt) * 16)
+/* Column blocks go in runs of at least FSM_COL_RUN, so that each walk down the rows has
+ * three blocks in flight (D(col_blocks)); at least one run per thread. */
+#define FSM_COL_RUN 4
+#define FSM_COL_CHUNKS(units, nt) \
+    ((units) / FSM_COL_RUN < (fsm_int)(nt) ? ((units) < (fsm_int)(nt) ? (units) : (fsm_int)(nt)) \
+                                           : FSM_CHUNKS((units) / FSM_COL_RUN, nt))
 #endif
 
 int FSM_CAT(fsm_softmax_, FTN)(const fsm_kernels *k, int op, FT t, const FT *x, FT *y, const fsm_shape *s)
@@ -354,7 +360,7 @@ int FSM_CAT(fsm_softmax_, FTN)(const fsm_kernels *k, int op, FT t, const FT *x, 
     }
 #ifdef _OPENMP
     {
-        const fsm_int chunks = FSM_CHUNKS(units, nt);
+        const fsm_int chunks = columns ? FSM_COL_CHUNKS(units, nt) : FSM_CHUNKS(units, nt);
         fsm_int c;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : failed)
         for (c = 0; c < chunks; c++) {
@@ -388,7 +394,7 @@ int FSM_CAT(fsm_logsumexp_, FTN)(const fsm_kernels *k, const FT *x, FT *y, const
     }
 #ifdef _OPENMP
     {
-        const fsm_int chunks = FSM_CHUNKS(units, nt);
+        const fsm_int chunks = columns ? FSM_COL_CHUNKS(units, nt) : FSM_CHUNKS(units, nt);
         fsm_int c;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : failed)
         for (c = 0; c < chunks; c++) {
