@@ -79,7 +79,7 @@ typedef struct fsm_kernels {
     void (*row_logsub_f64)(const double *x, fsm_int n, double m, double t, double c_hi, double c_lo, double *y);
 
     /* Columns: one walk down the rows making up to three passes over three column blocks
-     * (fsm_col_pass below). */
+     * (fsm_col_pass above). */
     void (*col_pass_f32)(const fsm_col_pass_f32 *p);
     void (*col_pass_f64)(const fsm_col_pass_f64 *p);
 

@@ -5,7 +5,6 @@
  * `fsm_kernels_<isa>`. Kernel names say op, type and ISA: row_expsum_f32_avx2.
  */
 #include <math.h>
-#include <stdint.h>
 #include "fsm.h"
 
 #define FSM_CAT_(a, b) a##b
