@@ -2,8 +2,9 @@
  * one fsm_kernels table, and finish each reduction in scalar double precision.
  *
  *   rows     the reduced axis is contiguous (stride 1): row kernels, in place
- *   columns  the inner axis is contiguous: column kernels over blocks of w columns, sized so
- *            that a block stays in L2 across the passes; no transposed copy
+ *   columns  the inner axis is contiguous: blocks of 1 KiB of each row, the passes of three
+ *            neighbouring blocks made in one walk down the rows (K(col_pass)); no transposed
+ *            copy
  *   other    strided both ways: each row is gathered into scratch, done, scattered back
  *
  * A row whose max is not finite (an inf, a NaN found by the max, all -inf) takes the scalar

@@ -191,14 +191,14 @@ static FT D(lse_row)(const fsm_kernels *k, const FT *x, fsm_int n)
  * "Non-last axis"): 4.2 ms with the passes one block after the other, 3.4-3.8 ms
  * interleaved; the same work along rows takes 2.3-2.6 ms. */
 #define FSM_COL_LSE 2 /* the op of a logsumexp, beside FSM_SOFTMAX and FSM_LOG_SOFTMAX */
+#define FSM_COL_W ((fsm_int)(FSM_COL_BYTES / sizeof(FT))) /* columns of a block, for this FT */
 
 typedef struct {
     const FT *x; /* the block's first column */
     FT *y;       /* softmax, log_softmax: its first column of y; logsumexp: its first result */
     fsm_int w;
-    FT m[FSM_COL_BYTES / sizeof(FT)], a[FSM_COL_BYTES / sizeof(FT)], b[FSM_COL_BYTES / sizeof(FT)];
-    double sum[FSM_COL_BYTES / sizeof(FT) + 8], comp[FSM_COL_BYTES / sizeof(FT) + 8],
-        ties[FSM_COL_BYTES / sizeof(FT) + 8]; /* room for a whole last vector */
+    FT m[FSM_COL_W], a[FSM_COL_W], b[FSM_COL_W]; /* max; scale or log of the sum */
+    double sum[FSM_COL_W + 8], comp[FSM_COL_W + 8], ties[FSM_COL_W + 8]; /* + a whole vector */
 } D(col_block);
 
 /* Blocks [b0, b1) of wb columns (`per` blocks for each outer index). */
@@ -351,7 +351,7 @@ int FSM_CAT(fsm_softmax_, FTN)(const fsm_kernels *k, int op, FT t, const FT *x, 
     int failed = 0;
     if (s->outer <= 0 || s->inner <= 0 || n <= 0) return 0;
     const int columns = s->inner > 1 && s->x_inner == 1 && s->y_inner == 1 && !(s->x_n == 1 && s->y_n == 1);
-    const fsm_int wb = FSM_COL_BYTES / (fsm_int)sizeof(FT), per = (s->inner + wb - 1) / wb;
+    const fsm_int wb = FSM_COL_W, per = (s->inner + wb - 1) / wb;
     const fsm_int units = columns ? s->outer * per : s->outer * s->inner;
     if (nt <= 1) {
         if (columns) D(col_blocks)(k, op, t, x, y, s, wb, per, 0, units);
@@ -385,7 +385,7 @@ int FSM_CAT(fsm_logsumexp_, FTN)(const fsm_kernels *k, const FT *x, FT *y, const
         return 0;
     }
     const int columns = s->inner > 1 && s->x_inner == 1 && s->x_n != 1;
-    const fsm_int wb = FSM_COL_BYTES / (fsm_int)sizeof(FT), per = (s->inner + wb - 1) / wb;
+    const fsm_int wb = FSM_COL_W, per = (s->inner + wb - 1) / wb;
     const fsm_int units = columns ? s->outer * per : s->outer * s->inner;
     if (nt <= 1) {
         if (columns) D(col_blocks)(k, FSM_COL_LSE, 1, x, y, s, wb, per, 0, units);
