@@ -61,19 +61,33 @@ static inline VT K(expm1_poly)(VT r)
 }
 #endif
 
-/* exp(d_hi + d_lo) for d_hi <= 0; see the header comment. */
-static inline VT K(exp_lo)(VT d_hi, VT d_lo)
+/* The range reduction alone: r and s = 2^k with exp(d_hi + d_lo) = s (1 + expm1_poly(r)).
+ * Below the cutoff (-inf included) both are 0, so that the exp comes out exactly 0. */
+static inline void K(exp_reduce)(VT d_hi, VT d_lo, VT *r_out, VT *s_out)
 {
     const VT magic = V(set1)(FSM_EXP_MAGIC);
     VT k_magic = V(fma)(d_hi, V(set1)(FSM_EXP_LOG2E), magic);
     VT k = V(sub)(k_magic, magic);
     VT r = V(fma)(k, V(set1)(-FSM_EXP_LN2_HI), d_hi);
     r = V(fma)(k, V(set1)(-FSM_EXP_LN2_LO), r);
-    r = V(add)(r, d_lo);
-    /* 2^k (1 + t) as 2^k t + 2^k: one rounding, and 2^k t is exact off the subnormals */
-    const VT s = V(pow2_from_magic)(k_magic);
-    VT e = V(fma)(K(expm1_poly)(r), s, s);
-    return V(zero_where)(V(lt)(d_hi, V(set1)(FSM_EXP_CUTOFF)), e);
+    const V(mask) zero = V(lt)(d_hi, V(set1)(FSM_EXP_CUTOFF));
+    *r_out = V(zero_where)(zero, V(add)(r, d_lo));
+    *s_out = V(zero_where)(zero, V(pow2_from_magic)(k_magic));
+}
+
+/* the reconstruction: 2^k (1 + t) as 2^k t + 2^k, one rounding (2^k t is exact off the
+ * subnormals) */
+static inline VT K(exp_finish)(VT r, VT s)
+{
+    return V(fma)(K(expm1_poly)(r), s, s);
+}
+
+/* exp(d_hi + d_lo) for d_hi <= 0; see the header comment. */
+static inline VT K(exp_lo)(VT d_hi, VT d_lo)
+{
+    VT r, s;
+    K(exp_reduce)(d_hi, d_lo, &r, &s);
+    return K(exp_finish)(r, s);
 }
 
 /* x - m split exactly into hi + lo (Knuth's TwoSum; neg_m = -m). Branch-free and valid for

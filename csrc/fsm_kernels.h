@@ -35,6 +35,16 @@
 /* rows ahead of the current one whose lines the column kernels ask for */
 #define FSM_COL_AHEAD 8
 
+/* The exp-and-sum pass of a row goes in chunks of this many elements, whose reduced
+ * arguments wait in scratch on the stack (K(expsum_chunk)); a multiple of every VW. */
+#define FSM_EXP_CHUNK 256
+
+#if defined(_MSC_VER)
+#define FSM_ALIGNED __declspec(align(64))
+#else
+#define FSM_ALIGNED __attribute__((aligned(64)))
+#endif
+
 /* Sums are taken blockwise: each block of FSM_SUM_BLOCK terms is summed in vector
  * accumulators, and the block sums are added with TwoSum into (total, compensation).
  * The error of a row sum so stays a few ulp of double for rows of any length. */
