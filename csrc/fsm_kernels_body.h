@@ -128,34 +128,45 @@ static FT K(row_max)(const FT *x, fsm_int n)
     return m;
 }
 
-/* one vector of the exp-and-sum pass: returns e = exp(x - m) and sets *term to what the
- * sum takes of it. With split, the terms equal to the max (each exactly 1) are counted
- * instead of summed, so that the sum of the others keeps its relative accuracy (log1p in
- * the driver); softmax needs only the total. */
-FSM_INLINE VT K(expsum_step)(VT x, VT m, VT neg_m, const K(temper_t) *c, VT *term, V(count) *ties,
-                              const int split, const int temper)
-{
-    VT lo;
-    VT hi = K(scaled_diff)(x, m, neg_m, c, &lo, temper);
-    VT e = K(exp_lo)(hi, lo);
-    if (split) {
-        V(mask) is_max = V(eq)(x, m);
-        *ties = V(count_add)(*ties, is_max);
-        *term = V(zero_where)(is_max, e);
-    } else {
-        *term = e;
-    }
-    return e;
-}
-
-/* The exp-and-sum pass over one chunk of a row (n <= FSM_EXP_CHUNK), in two loops: the
+/* The exp-and-sum pass goes in two loops over a chunk whose scratch stays in L1: the
  * first reduces the arguments (x - m exactly, then r and 2^k) into scratch, the second
  * evaluates the polynomial, stores and sums. Fused into one loop, each vector is a chain of
  * about 65 cycles from its load to the accumulator, and the out-of-order window holds too
  * few of them to keep the ports busy (measured, AVX2 on Zen 4: 14.5 cycles per 8 floats
- * fused, 12.5 split; each loop alone ~6). With split, the terms equal to the max (x == m,
- * each exp exactly 1) are counted instead of summed: their 2^k is zeroed, or, when the
- * exps are also stored, tie_buf holds a 1 to take off the term. */
+ * fused, 12.5 split; each loop alone ~6).
+ * With split, the terms equal to the max (x == m, each exp exactly 1) are counted instead
+ * of summed, so that the sum of the others keeps its relative accuracy (log1p in the
+ * driver); softmax needs only the total. Their 2^k is zeroed, or, when the exps are also
+ * stored, *tie holds a 1 to take off the term. */
+
+/* first loop, one vector: the reduced arguments of exp(x - m) to r, s (and tie) */
+FSM_INLINE void K(exp_args)(VT x, VT m, VT neg_m, const K(temper_t) *c, FT *r, FT *s, FT *tie,
+                            V(count) *ties, const int store, const int split, const int temper)
+{
+    VT lo, rv, sv;
+    const VT hi = K(scaled_diff)(x, m, neg_m, c, &lo, temper);
+    K(exp_reduce)(hi, lo, &rv, &sv);
+    if (split) {
+        const V(mask) is_max = V(eq)(x, m);
+        *ties = V(count_add)(*ties, is_max);
+        if (store) V(store)(tie, V(keep_where)(is_max, V(set1)(1)));
+        else sv = V(zero_where)(is_max, sv);
+    }
+    V(store)(r, rv);
+    V(store)(s, sv);
+}
+
+/* second loop, one vector: returns e = exp(x - m) and sets *term to what the sum takes */
+FSM_INLINE VT K(exp_term)(const FT *r, const FT *s, const FT *tie, VT *term, const int store,
+                          const int split)
+{
+    const VT e = K(exp_finish)(V(load)(r), V(load)(s));
+    /* 1 - 1 = 0 at the ties, exactly */
+    *term = store && split ? V(sub)(e, V(load)(tie)) : e;
+    return e;
+}
+
+/* One chunk of a row, n <= FSM_EXP_CHUNK. */
 FSM_INLINE void K(expsum_chunk)(const FT *x, fsm_int n, VT vm, VT neg_m, const K(temper_t) *c,
                                 FT *y, vf64 *a_lo, vf64 *a_hi, V(count) *ties, const int store,
                                 const int split, const int temper)
@@ -163,45 +174,29 @@ FSM_INLINE void K(expsum_chunk)(const FT *x, fsm_int n, VT vm, VT neg_m, const K
     FT r_buf[FSM_EXP_CHUNK] FSM_ALIGNED, s_buf[FSM_EXP_CHUNK] FSM_ALIGNED;
     FT tie_buf[FSM_EXP_CHUNK] FSM_ALIGNED; /* used when store && split */
     fsm_int i;
-    for (i = 0; i < n; i += VW) {
-        /* the padded lanes of a partial vector: x = -inf, whose exp is 0 */
-        const VT xv = K(load_k)(x + i, n - i < VW ? n - i : VW, -INFINITY);
-        VT lo, r, s;
-        const VT hi = K(scaled_diff)(xv, vm, neg_m, c, &lo, temper);
-        K(exp_reduce)(hi, lo, &r, &s);
-        if (split) {
-            const V(mask) is_max = V(eq)(xv, vm);
-            *ties = V(count_add)(*ties, is_max);
-            if (store) V(store)(tie_buf + i, V(keep_where)(is_max, V(set1)(1)));
-            else s = V(zero_where)(is_max, s);
-        }
-        V(store)(r_buf + i, r);
-        V(store)(s_buf + i, s);
-    }
+    /* the padded lanes of a partial vector: x = -inf, whose exp is 0 */
+    for (i = 0; i < n; i += VW)
+        K(exp_args)(K(load_k)(x + i, n - i < VW ? n - i : VW, -INFINITY), vm, neg_m, c, r_buf + i,
+                    s_buf + i, tie_buf + i, ties, store, split, temper);
     /* two vectors a step, their terms added in the input precision before they enter the
      * double accumulators: the accumulation (a widening in float32, Kahan in float64) is
      * the dearest part of the loop after the exp, and one rounding per pair adds at most
      * 1 ulp (float32) / 0.5 ulp (float64) to the sum's error */
     for (i = 0; i + 2 * VW <= n; i += 2 * VW) {
-        VT e0 = K(exp_finish)(V(load)(r_buf + i), V(load)(s_buf + i));
-        VT e1 = K(exp_finish)(V(load)(r_buf + i + VW), V(load)(s_buf + i + VW));
+        VT t0, t1;
+        const VT e0 = K(exp_term)(r_buf + i, s_buf + i, tie_buf + i, &t0, store, split);
+        const VT e1 = K(exp_term)(r_buf + i + VW, s_buf + i + VW, tie_buf + i + VW, &t1, store, split);
         if (store) {
             V(store)(y + i, e0);
             V(store)(y + i + VW, e1);
-            if (split) { /* 1 - 1 = 0 at the ties, exactly */
-                e0 = V(sub)(e0, V(load)(tie_buf + i));
-                e1 = V(sub)(e1, V(load)(tie_buf + i + VW));
-            }
         }
-        K(acc_add)(a_lo, a_hi, V(add)(e0, e1));
+        K(acc_add)(a_lo, a_hi, V(add)(t0, t1));
     }
     for (; i < n; i += VW) {
-        VT e = K(exp_finish)(V(load)(r_buf + i), V(load)(s_buf + i));
-        if (store) {
-            K(store_k)(y + i, n - i < VW ? n - i : VW, e);
-            if (split) e = V(sub)(e, V(load)(tie_buf + i));
-        }
-        K(acc_add)(a_lo, a_hi, e);
+        VT t;
+        const VT e = K(exp_term)(r_buf + i, s_buf + i, tie_buf + i, &t, store, split);
+        if (store) K(store_k)(y + i, n - i < VW ? n - i : VW, e);
+        K(acc_add)(a_lo, a_hi, t);
     }
 }
 
@@ -259,11 +254,16 @@ static void K(row_scale)(FT *y, fsm_int n, FT s_hi, FT s_lo)
     }
 }
 
-/* y = (x - m) - c with x - m = hi + lo exact: (hi - c_hi) + (lo - c_lo). Both parts of
- * x - m are <= 0 and c >= 0, so nothing cancels. lo is NaN for x = -inf: drop it there. */
+/* y = (x - m) - c, c = c_hi + c_lo = log sum >= 0. x - m <= 0, so nothing cancels: the
+ * result is at least as large as x - m, and the rounding of x - m costs it at most half an
+ * ulp. Three plain subtractions therefore keep log_softmax within 1.5 ulp (plus the error
+ * of c), and x = -inf gives -inf. With a temperature, (x - m) / t is formed from the exact
+ * x - m = hi + lo instead (the division's own rounding would add to it): then
+ * (q - c_hi) + (q_lo - c_lo), where q_lo is NaN for x = -inf and is dropped there. */
 FSM_INLINE VT K(logsub_step)(VT x, VT m, VT neg_m, const K(temper_t) *c, VT c_hi, VT c_lo,
                               const int temper)
 {
+    if (!temper) return V(sub)(V(sub)(V(sub)(x, m), c_hi), c_lo);
     VT lo;
     VT hi = K(scaled_diff)(x, m, neg_m, c, &lo, temper);
     VT low = V(sub)(lo, c_lo);
@@ -426,14 +426,43 @@ FSM_INLINE void K(col_finish)(const FT *x, FT *y, fsm_int k, VT vm, VT neg_m, co
 /* the first row of the current group in each block (NULL where a block takes no part) */
 typedef struct { const FT *mx, *sx, *fx; FT *sy, *fy; } K(col_rows);
 
+/* the reduced arguments of the exps of a group's rows, each row's at q * FSM_COL_BLOCK */
+typedef struct { FT r[4 * FSM_COL_BLOCK] FSM_ALIGNED, s[4 * FSM_COL_BLOCK] FSM_ALIGNED;
+                 FT tie[4 * FSM_COL_BLOCK] FSM_ALIGNED; } K(col_scratch);
+
+/* The second loop of the exp-and-sum pass on one vector of columns at j (k valid) of
+ * `rows` rows: the exps stored to y, the rows' terms added in pairs before they enter the
+ * sums, as in K(expsum_chunk). */
+FSM_INLINE void K(col_sum_vec)(const K(col_scratch) *sc, FT *sy, fsm_int ys, fsm_int j, fsm_int k,
+                               double *part_lo, double *part_hi, const int rows, const int store,
+                               const int split)
+{
+    vf64 lo = vf64_load(part_lo + j), hi = vf64_load(part_hi + j);
+    for (int q = 0; q < rows; q += 2) {
+        const fsm_int o = q * FSM_COL_BLOCK + j;
+        VT t0, t1;
+        const VT e0 = K(exp_term)(sc->r + o, sc->s + o, sc->tie + o, &t0, store, split);
+        if (store) K(store_part)(sy + q * ys + j, k, e0);
+        if (q + 1 < rows) {
+            const VT e1 = K(exp_term)(sc->r + o + FSM_COL_BLOCK, sc->s + o + FSM_COL_BLOCK,
+                                      sc->tie + o + FSM_COL_BLOCK, &t1, store, split);
+            if (store) K(store_part)(sy + (q + 1) * ys + j, k, e1);
+            t0 = V(add)(t0, t1);
+        }
+        K(acc_add)(&lo, &hi, t0);
+    }
+    vf64_store(part_lo + j, lo);
+    vf64_store(part_hi + j, hi);
+}
+
 /* One vector of columns at j of `rows` rows (4, 2 or 1): km, ks, kf columns of it valid in
  * the max, sums and last-pass blocks (VW for a whole vector); on_* say which blocks take
  * part at j. The rows' terms are added in pairs before they enter the sums, as in
  * K(row_expsum_impl): one rounding per pair. */
 FSM_INLINE void K(col_pass_vec)(const FSM_CAT(fsm_col_pass_, FTN) *p, const K(col_rows) *r,
-                                fsm_int j,
+                                K(col_scratch) *sc, fsm_int j,
                                 fsm_int km, fsm_int ks, fsm_int kf, const FT *neg_sum_m,
-                                const FT *neg_fin_m, double *part_lo, double *part_hi, V(count) *cnt,
+                                const FT *neg_fin_m, V(count) *cnt,
                                 const K(temper_t) *tc, fsm_int xs, fsm_int ys, const int fetch,
                                 const int rows, const int on_max, const int on_sum, const int on_fin,
                                 const int logsub, const int store, const int split, const int temper)
@@ -453,25 +482,13 @@ FSM_INLINE void K(col_pass_vec)(const FSM_CAT(fsm_col_pass_, FTN) *p, const K(co
         for (int q = 0; q < rows; q++) acc = V(max)(acc, K(load_part)(r->mx + q * xs + j, km, -INFINITY));
         K(store_part)(p->max_m + j, km, acc);
     }
-    if (on_sum) {
+    if (on_sum) { /* the first loop of the exp-and-sum pass (see K(exp_args)) */
         const VT vm = K(load_part)(p->sum_m + j, ks, 0), nm = K(load_part)(neg_sum_m + j, ks, 0);
-        vf64 lo = vf64_load(part_lo + j), hi = vf64_load(part_hi + j);
-        for (int q = 0; q < rows; q += 2) {
-            VT t0, t1;
+        for (int q = 0; q < rows; q++)
             /* padded lanes of a partial vector: x = -inf (and m = 0), so exp gives 0 */
-            VT e0 = K(expsum_step)(K(load_part)(r->sx + q * xs + j, ks, -INFINITY), vm, nm, tc, &t0,
-                                   &cnt[j / VW], split, temper);
-            if (store) K(store_part)(r->sy + q * ys + j, ks, e0);
-            if (q + 1 < rows) {
-                VT e1 = K(expsum_step)(K(load_part)(r->sx + (q + 1) * xs + j, ks, -INFINITY), vm, nm, tc,
-                                       &t1, &cnt[j / VW], split, temper);
-                if (store) K(store_part)(r->sy + (q + 1) * ys + j, ks, e1);
-                t0 = V(add)(t0, t1);
-            }
-            K(acc_add)(&lo, &hi, t0);
-        }
-        vf64_store(part_lo + j, lo);
-        vf64_store(part_hi + j, hi);
+            K(exp_args)(K(load_part)(r->sx + q * xs + j, ks, -INFINITY), vm, nm, tc,
+                        sc->r + q * FSM_COL_BLOCK + j, sc->s + q * FSM_COL_BLOCK + j,
+                        sc->tie + q * FSM_COL_BLOCK + j, &cnt[j / VW], store, split, temper);
     }
     if (on_fin) {
         const VT a = K(load_part)(p->fin_a + j, kf, 0), b = K(load_part)(p->fin_b + j, kf, 0);
@@ -504,6 +521,7 @@ FSM_INLINE void K(col_pass_impl)(const FSM_CAT(fsm_col_pass_, FTN) *p, const K(t
     double part_lo[FSM_COL_BLOCK + 8], part_hi[FSM_COL_BLOCK + 8];
     FT neg_sum_m[FSM_COL_BLOCK], neg_fin_m[FSM_COL_BLOCK];
     V(count) cnt[FSM_COL_BLOCK / VW + 1];
+    K(col_scratch) sc;
     const vf64 zero = vf64_set1(0.0);
     for (fsm_int j = 0; j < wsum; j++) neg_sum_m[j] = -p->sum_m[j];
     for (fsm_int j = 0; j < wfin && logsub; j++) neg_fin_m[j] = -p->fin_m[j];
@@ -527,20 +545,30 @@ FSM_INLINE void K(col_pass_impl)(const FSM_CAT(fsm_col_pass_, FTN) *p, const K(t
             r.fx = logsub ? p->fin_x + i * xs : NULL;
             r.fy = wfin ? p->fin_y + i * ys : NULL;
             fsm_int j = 0;
+            /* the max, the first loop of the sums and the last pass, left to right */
             if (rows == 4) {
                 /* whole vectors of every block taking part, then the rest */
                 for (; j < wfull; j += VW)
-                    K(col_pass_vec)(p, &r, j, VW, VW, VW, neg_sum_m, neg_fin_m, part_lo, part_hi, cnt, tc, xs,
-                                    ys, fetch, 4, wmax > 0, wsum > 0, wfin > 0, logsub, store, split, temper);
+                    K(col_pass_vec)(p, &r, &sc, j, VW, VW, VW, neg_sum_m, neg_fin_m, cnt, tc, xs, ys,
+                                    fetch, 4, wmax > 0, wsum > 0, wfin > 0, logsub, store, split, temper);
                 for (; j < wall; j += VW)
-                    K(col_pass_vec)(p, &r, j, wmax - j, wsum - j, wfin - j, neg_sum_m, neg_fin_m, part_lo,
-                                    part_hi, cnt, tc, xs, ys, fetch, 4, j < wmax, j < wsum, j < wfin, logsub, store,
-                                    split, temper);
+                    K(col_pass_vec)(p, &r, &sc, j, wmax - j, wsum - j, wfin - j, neg_sum_m, neg_fin_m,
+                                    cnt, tc, xs, ys, fetch, 4, j < wmax, j < wsum, j < wfin, logsub,
+                                    store, split, temper);
             } else {
                 for (; j < wall; j += VW)
-                    K(col_pass_vec)(p, &r, j, wmax - j, wsum - j, wfin - j, neg_sum_m, neg_fin_m, part_lo,
-                                    part_hi, cnt, tc, xs, ys, fetch, rows, j < wmax, j < wsum, j < wfin, logsub,
+                    K(col_pass_vec)(p, &r, &sc, j, wmax - j, wsum - j, wfin - j, neg_sum_m, neg_fin_m,
+                                    cnt, tc, xs, ys, fetch, rows, j < wmax, j < wsum, j < wfin, logsub,
                                     store, split, temper);
+            }
+            /* then the second loop of the sums */
+            if (rows == 4) {
+                for (j = 0; j + VW <= wsum; j += VW)
+                    K(col_sum_vec)(&sc, r.sy, ys, j, VW, part_lo, part_hi, 4, store, split);
+                if (j < wsum) K(col_sum_vec)(&sc, r.sy, ys, j, wsum - j, part_lo, part_hi, 4, store, split);
+            } else {
+                for (j = 0; j < wsum; j += VW)
+                    K(col_sum_vec)(&sc, r.sy, ys, j, wsum - j, part_lo, part_hi, rows, store, split);
             }
             i += rows;
         }
