@@ -83,6 +83,12 @@ typedef struct fsm_kernels {
     void (*col_pass_f32)(const fsm_col_pass_f32 *p);
     void (*col_pass_f64)(const fsm_col_pass_f64 *p);
 
+    /* A whole row of n <= FSM_SHORT_ROW elements, temperature 1: op FSM_SOFTMAX or
+     * FSM_LOG_SOFTMAX writes y, FSM_LOGSUMEXP writes *lse. Returns 1 without writing when
+     * the row's max is not finite (+inf, NaN, all -inf), else 0. */
+    int (*row_short_f32)(int op, const float *x, fsm_int n, float *y, float *lse);
+    int (*row_short_f64)(int op, const double *x, fsm_int n, double *y, double *lse);
+
     /* Weighted rows (logsumexp with b): the max of the x_i whose weight w_i != 0 (-inf if
      * none), then ties = sum of w_i over x_i == m and rest = sum of w_i exp(x_i - m) over
      * the others; a zero weight drops its term even where x is inf or NaN. */
@@ -97,6 +103,10 @@ typedef struct fsm_kernels {
  * state (max, sums) lives on the stack. */
 #define FSM_COL_BYTES 1024
 #define FSM_COL_BLOCK (FSM_COL_BYTES / 4)
+
+/* Rows of at most FSM_SHORT_ROW_BYTES (32 float32, 16 float64) take row_short: one call
+ * per row instead of three. */
+#define FSM_SHORT_ROW_BYTES 128
 
 /* ---- dispatch (fsm_dispatch.c) ---- */
 enum { FSM_ISA_SCALAR = 0, FSM_ISA_SSE2 = 1, FSM_ISA_AVX2 = 2, FSM_ISA_NEON = 3, FSM_ISA_COUNT = 4 };
@@ -113,7 +123,7 @@ int fsm_best_isa(void);
  * which then runs the loops without any temperature arithmetic.
  * Return 0, or -1 when scratch memory could not be allocated. Run without the GIL.
  * Rows are independent, so splitting them over threads changes no result bit. */
-enum { FSM_SOFTMAX = 0, FSM_LOG_SOFTMAX = 1 };
+enum { FSM_SOFTMAX = 0, FSM_LOG_SOFTMAX = 1, FSM_LOGSUMEXP = 2 };
 typedef struct fsm_shape {
     fsm_int outer, n, inner;
     fsm_int x_outer, x_n, x_inner; /* strides of x */

@@ -37,6 +37,8 @@ int fsm_max_threads(void)
  * accuracy when the max terms dominate: logsumexp([0, -40]) - 0 is 4.25e-18, not 0. */
 double fsm_log_of_sum(double rest, double ties)
 {
+    /* one max term, the common case: the same value without the call to log(1) */
+    if (ties == 1.0) return log1p(rest);
     return log(ties) + log1p(rest / ties);
 }
 

@@ -133,6 +133,10 @@ static int D(softmax_long_row)(const fsm_kernels *k, int op, const FT *x, FT *y,
 /* one contiguous row */
 static void D(softmax_row_short)(const fsm_kernels *k, int op, FT t, const FT *x, FT *y, fsm_int n)
 {
+    if (t == 1 && n * (fsm_int)sizeof(FT) <= FSM_SHORT_ROW_BYTES) {
+        if (KER(k, row_short)(op, x, n, y, NULL)) D(special_row)(op, x, 1, y, 1, n);
+        return;
+    }
     FT m = KER(k, row_max)(x, n);
     if (!(m > (FT)-INFINITY && m < (FT)INFINITY)) {
         D(special_row)(op, x, 1, y, 1, n);
@@ -173,6 +177,10 @@ static FT D(lse_row)(const fsm_kernels *k, const FT *x, fsm_int n)
         if (D(long_row_parts)(k, x, n, NULL, NULL, &m, &ties, &rest)) return D(special_lse)(x, 1, n);
         return (FT)(m + fsm_log_of_sum(rest, ties));
     }
+    if (n * (fsm_int)sizeof(FT) <= FSM_SHORT_ROW_BYTES) {
+        FT r;
+        return KER(k, row_short)(FSM_LOGSUMEXP, x, n, NULL, &r) ? D(special_lse)(x, 1, n) : r;
+    }
     FT m = KER(k, row_max)(x, n);
     if (!(m > (FT)-INFINITY && m < (FT)INFINITY)) return D(special_lse)(x, 1, n);
     double rest, ties;
@@ -190,7 +198,6 @@ static FT D(lse_row)(const fsm_kernels *k, const FT *x, fsm_int n)
  * Measured, (1000, 4096) float32 softmax along axis 0 on one Zen 4 core (bench/bench.py,
  * "Non-last axis"): 4.2 ms with the passes one block after the other, 3.4-3.8 ms
  * interleaved; the same work along rows takes 2.3-2.6 ms. */
-#define FSM_COL_LSE 2 /* the op of a logsumexp, beside FSM_SOFTMAX and FSM_LOG_SOFTMAX */
 #define FSM_COL_W ((fsm_int)(FSM_COL_BYTES / sizeof(FT))) /* columns of a block, for this FT */
 
 typedef struct {
@@ -210,7 +217,7 @@ static void D(col_blocks)(const fsm_kernels *k, int op, FT t, const FT *x, FT *y
     for (fsm_int step = b0; step < b1 + 2; step++) {
         D(col_block) *mx = step < b1 ? &st[step % 3] : NULL;
         D(col_block) *sm = step - 1 >= b0 && step - 1 < b1 ? &st[(step - 1) % 3] : NULL;
-        D(col_block) *fin = op != FSM_COL_LSE && step - 2 >= b0 ? &st[(step - 2) % 3] : NULL;
+        D(col_block) *fin = op != FSM_LOGSUMEXP && step - 2 >= b0 ? &st[(step - 2) % 3] : NULL;
         FSM_CAT(fsm_col_pass_, FTN) p = {0};
         p.n = n;
         p.xs = xs;
@@ -219,7 +226,7 @@ static void D(col_blocks)(const fsm_kernels *k, int op, FT t, const FT *x, FT *y
         if (mx) {
             const fsm_int o = step / per, j = (step % per) * wb;
             mx->x = x + o * s->x_outer + j;
-            mx->y = y + o * s->y_outer + j * (op == FSM_COL_LSE ? s->y_inner : 1);
+            mx->y = y + o * s->y_outer + j * (op == FSM_LOGSUMEXP ? s->y_inner : 1);
             mx->w = s->inner - j < wb ? s->inner - j : wb;
             for (fsm_int c = 0; c < mx->w; c++) mx->m[c] = (FT)-INFINITY;
             p.max_x = mx->x;
@@ -388,7 +395,7 @@ int FSM_CAT(fsm_logsumexp_, FTN)(const fsm_kernels *k, const FT *x, FT *y, const
     const fsm_int wb = FSM_COL_W, per = (s->inner + wb - 1) / wb;
     const fsm_int units = columns ? s->outer * per : s->outer * s->inner;
     if (nt <= 1) {
-        if (columns) D(col_blocks)(k, FSM_COL_LSE, 1, x, y, s, wb, per, 0, units);
+        if (columns) D(col_blocks)(k, FSM_LOGSUMEXP, 1, x, y, s, wb, per, 0, units);
         else failed = D(lse_rows)(k, x, y, s, 0, units);
         return failed ? -1 : 0;
     }
@@ -399,7 +406,7 @@ int FSM_CAT(fsm_logsumexp_, FTN)(const fsm_kernels *k, const FT *x, FT *y, const
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : failed)
         for (c = 0; c < chunks; c++) {
             const fsm_int u0 = units * c / chunks, u1 = units * (c + 1) / chunks;
-            if (columns) D(col_blocks)(k, FSM_COL_LSE, 1, x, y, s, wb, per, u0, u1);
+            if (columns) D(col_blocks)(k, FSM_LOGSUMEXP, 1, x, y, s, wb, per, u0, u1);
             else failed |= D(lse_rows)(k, x, y, s, u0, u1);
         }
     }

@@ -45,6 +45,9 @@
 #define FSM_ALIGNED __attribute__((aligned(64)))
 #endif
 
+/* the most elements of a row K(row_short) takes: 32 float32, 16 float64 (fsm.h) */
+#define FSM_SHORT_ROW ((fsm_int)(FSM_SHORT_ROW_BYTES / sizeof(FT)))
+
 /* Sums are taken blockwise: each block of FSM_SUM_BLOCK terms is summed in vector
  * accumulators, and the block sums are added with TwoSum into (total, compensation).
  * The error of a row sum so stays a few ulp of double for rows of any length. */
@@ -128,6 +131,7 @@ const fsm_kernels FSM_CAT(fsm_kernels_, FSM_ISA_SUFFIX) = {
     FSM_BOTH(row_scale),
     FSM_BOTH(row_logsub),
     FSM_BOTH(col_pass),
+    FSM_BOTH(row_short),
     FSM_BOTH(row_wmax),
     FSM_BOTH(row_wexpsum),
 };

@@ -2,11 +2,15 @@
  * K(name)); included twice by fsm_kernels.h. The contract of each kernel is in fsm.h.
  *
  * Tails: the last partial vector of a row, or the last partial group of columns, goes
- * through the same vector code via a padded copy (load_tail / store_tail), so every
- * element takes the same arithmetic whatever its position. */
+ * through the same vector code via a padded copy (load_tail / store_tail; masked moves
+ * where the ISA has them), so every element takes the same arithmetic whatever its
+ * position. */
 
 FSM_INLINE VT K(load_tail)(const FT *p, fsm_int k, FT fill)
 {
+#if FSM_ISA_HAS_MASKED_MOVES
+    return V(load_first)(p, (int)k, fill);
+#endif
     FT buf[VW];
     for (int i = 0; i < VW; i++) buf[i] = i < k ? p[i] : fill;
     return V(load)(buf);
@@ -14,6 +18,10 @@ FSM_INLINE VT K(load_tail)(const FT *p, fsm_int k, FT fill)
 
 FSM_INLINE void K(store_tail)(FT *p, fsm_int k, VT v)
 {
+#if FSM_ISA_HAS_MASKED_MOVES
+    V(store_first)(p, (int)k, v);
+    return;
+#endif
     FT buf[VW];
     V(store)(buf, v);
     for (int i = 0; i < k; i++) p[i] = buf[i];
@@ -109,6 +117,25 @@ FSM_INLINE VT K(scaled_diff)(VT x, VT m, VT neg_m, const K(temper_t) *c, VT *lo,
 
 /* ------------------------------------------------------------------ rows */
 
+/* the largest lane */
+FSM_INLINE FT K(hmax)(VT v)
+{
+    FT buf[VW];
+    V(store)(buf, v);
+    FT m = buf[0];
+    for (int j = 1; j < VW; j++) m = buf[j] > m ? buf[j] : m;
+    return m;
+}
+
+/* the sum of the lanes of (lo, hi) after K(acc_lanes) */
+FSM_INLINE double K(hsum_acc)(vf64 lo, vf64 hi)
+{
+    double buf[VF64_W], s = 0;
+    vf64_store(buf, vf64_add(lo, hi));
+    for (int j = 0; j < VF64_W; j++) s += buf[j];
+    return s;
+}
+
 static FT K(row_max)(const FT *x, fsm_int n)
 {
     VT m0 = V(set1)(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
@@ -120,12 +147,7 @@ static FT K(row_max)(const FT *x, fsm_int n)
         m3 = V(max)(m3, V(load)(x + i + 3 * VW));
     }
     for (; i < n; i += VW) m0 = V(max)(m0, K(load_k)(x + i, n - i < VW ? n - i : VW, -INFINITY));
-    m0 = V(max)(V(max)(m0, m1), V(max)(m2, m3));
-    FT buf[VW];
-    V(store)(buf, m0);
-    FT m = buf[0];
-    for (int j = 1; j < VW; j++) m = buf[j] > m ? buf[j] : m;
-    return m;
+    return K(hmax)(V(max)(V(max)(m0, m1), V(max)(m2, m3)));
 }
 
 /* The exp-and-sum pass goes in two loops over a chunk whose scratch stays in L1: the
@@ -292,6 +314,71 @@ static void K(row_logsub)(const FT *x, fsm_int n, FT m, FT t, FT c_hi, FT c_lo, 
     if (t != 1) K(row_logsub_impl)(x, n, m, &c, c_hi, c_lo, y, 1);
     else K(row_logsub_impl)(x, n, m, &c, c_hi, c_lo, y, 0);
 }
+
+/* ------------------------------------------------------------ short rows
+ * A row of at most FSM_SHORT_ROW elements in one call, held in registers from the load to
+ * the store: the max, the exps and their sum, then the scaling (softmax), x - m - log sum
+ * (log_softmax) or m + log sum (logsumexp, to *lse). The same steps as the three calls of
+ * the long path (K(row_max), K(row_expsum), K(row_scale) / K(row_logsub)) in one pass over
+ * a few vectors, for the many-short-rows case where those calls' setup was most of the
+ * time. Temperature 1 only. Returns 1, touching nothing, when the max is not finite (the
+ * caller applies the special values). */
+#define FSM_SHORT_VECS ((int)(FSM_SHORT_ROW / VW))
+static int K(row_short)(int op, const FT *x, fsm_int n, FT *y, FT *lse)
+{
+    VT v[FSM_SHORT_VECS], e[FSM_SHORT_VECS];
+    const int nv = (int)((n + VW - 1) / VW);
+    /* the padded lanes of the last vector: x = -inf, whose exp is 0 */
+#define FSM_SHORT_K(q) (n - (q) * VW < VW ? n - (q) * VW : VW)
+    VT mv = V(set1)(-INFINITY);
+    for (int q = 0; q < nv; q++) {
+        v[q] = K(load_k)(x + q * VW, FSM_SHORT_K(q), -INFINITY);
+        mv = V(max)(mv, v[q]);
+    }
+    const FT m = K(hmax)(mv);
+    if (!(m > (FT)-INFINITY && m < (FT)INFINITY)) return 1;
+    const VT vm = V(set1)(m), neg_m = V(set1)(-m);
+    const int split = op != FSM_SOFTMAX; /* the max terms counted apart (K(exp_args)) */
+    vf64 lo = vf64_set1(0.0), hi = lo;
+    V(count) cnt = V(count_zero)();
+    for (int q = 0; q < nv; q++) {
+        VT d_lo;
+        const VT d_hi = K(sub_exact)(v[q], vm, neg_m, &d_lo);
+        e[q] = K(exp_lo)(d_hi, d_lo);
+        VT term = e[q];
+        if (split) {
+            const V(mask) is_max = V(eq)(v[q], vm);
+            cnt = V(count_add)(cnt, is_max);
+            term = V(zero_where)(is_max, term);
+        }
+        K(acc_add)(&lo, &hi, term);
+    }
+    K(acc_lanes)(&lo, &hi);
+    const double rest = K(hsum_acc)(lo, hi);
+    if (op == FSM_SOFTMAX) {
+        double s_hi, s_lo;
+        fsm_ratio_pair(1.0, rest, &s_hi, &s_lo);
+        const FT sh = (FT)s_hi, sl = (FT)((s_hi - (double)sh) + s_lo);
+        const VT vsh = V(set1)(sh), vsl = V(set1)(sl);
+        for (int q = 0; q < nv; q++) K(store_k)(y + q * VW, FSM_SHORT_K(q), K(scale_step)(e[q], vsh, vsl));
+        return 0;
+    }
+    double c[VW], ties = 0;
+    V(count_store)(c, cnt);
+    for (int j = 0; j < VW; j++) ties += c[j];
+    const double log_sum = fsm_log_of_sum(rest, ties);
+    if (op == FSM_LOG_SOFTMAX) {
+        const FT ch = (FT)log_sum, cl = (FT)(log_sum - (double)ch);
+        const VT vch = V(set1)(ch), vcl = V(set1)(cl);
+        for (int q = 0; q < nv; q++)
+            K(store_k)(y + q * VW, FSM_SHORT_K(q), K(logsub_step)(v[q], vm, neg_m, NULL, vch, vcl, 0));
+    } else {
+        *lse = (FT)((double)m + log_sum);
+    }
+    return 0;
+#undef FSM_SHORT_K
+}
+#undef FSM_SHORT_VECS
 
 /* ------------------------------------------------------------ weighted rows
  * logsumexp with weights b (SciPy's b=): a term whose weight is 0 takes no part, even

@@ -51,6 +51,28 @@ static inline void vf32_widen_add(vf64 *lo, vf64 *hi, vf32 v) {
     *hi = _mm256_add_pd(*hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
 }
 
+/* The first k < 8 (4) lanes from p, the others `fill`; and the first k lanes stored to p.
+ * The masked moves touch no memory in the lanes left out (no fault past the end of an
+ * array), and, unlike a vector load of a buffer just written element by element, they do
+ * not stall on store-to-load forwarding. */
+#define FSM_ISA_HAS_MASKED_MOVES 1
+static inline __m256i fsm_avx2_first32(int k) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+static inline __m256i fsm_avx2_first64(int k) {
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(k), _mm256_setr_epi64x(0, 1, 2, 3));
+}
+static inline vf32 vf32_load_first(const float *p, int k, float fill) {
+    const __m256i m = fsm_avx2_first32(k);
+    return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
+}
+static inline void vf32_store_first(float *p, int k, vf32 v) { _mm256_maskstore_ps(p, fsm_avx2_first32(k), v); }
+static inline vf64 vf64_load_first(const double *p, int k, double fill) {
+    const __m256i m = fsm_avx2_first64(k);
+    return _mm256_blendv_pd(_mm256_set1_pd(fill), _mm256_maskload_pd(p, m), _mm256_castsi256_pd(m));
+}
+static inline void vf64_store_first(double *p, int k, vf64 v) { _mm256_maskstore_pd(p, fsm_avx2_first64(k), v); }
+
 static inline vf64 vf64_load(const double *p) { return _mm256_loadu_pd(p); }
 static inline void vf64_store(double *p, vf64 v) { _mm256_storeu_pd(p, v); }
 static inline vf64 vf64_set1(double a) { return _mm256_set1_pd(a); }
