@@ -40,7 +40,7 @@
 #define FSM_EXP_CHUNK 256
 
 #if defined(_MSC_VER)
-#define FSM_ALIGNED __declspec(align(64))
+#define FSM_ALIGNED /* MSVC takes alignment only before the type; the loads are unaligned ones */
 #else
 #define FSM_ALIGNED __attribute__((aligned(64)))
 #endif

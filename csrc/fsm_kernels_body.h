@@ -10,21 +10,22 @@ FSM_INLINE VT K(load_tail)(const FT *p, fsm_int k, FT fill)
 {
 #if FSM_ISA_HAS_MASKED_MOVES
     return V(load_first)(p, (int)k, fill);
-#endif
+#else
     FT buf[VW];
     for (int i = 0; i < VW; i++) buf[i] = i < k ? p[i] : fill;
     return V(load)(buf);
+#endif
 }
 
 FSM_INLINE void K(store_tail)(FT *p, fsm_int k, VT v)
 {
 #if FSM_ISA_HAS_MASKED_MOVES
     V(store_first)(p, (int)k, v);
-    return;
-#endif
+#else
     FT buf[VW];
     V(store)(buf, v);
     for (int i = 0; i < k; i++) p[i] = buf[i];
+#endif
 }
 
 /* a whole vector when k == VW, else the padded tail */
@@ -154,8 +155,8 @@ static FT K(row_max)(const FT *x, fsm_int n)
  * first reduces the arguments (x - m exactly, then r and 2^k) into scratch, the second
  * evaluates the polynomial, stores and sums. Fused into one loop, each vector is a chain of
  * about 65 cycles from its load to the accumulator, and the out-of-order window holds too
- * few of them to keep the ports busy (measured, AVX2 on Zen 4: 14.5 cycles per 8 floats
- * fused, 12.5 split; each loop alone ~6).
+ * few of them to keep the ports busy (measured with the max pass, AVX2 on Zen 4: 14.5
+ * cycles per 8 floats fused, 12.5 split, of which ~5.5 the first loop and ~5.6 the second).
  * With split, the terms equal to the max (x == m, each exp exactly 1) are counted instead
  * of summed, so that the sum of the others keeps its relative accuracy (log1p in the
  * driver); softmax needs only the total. Their 2^k is zeroed, or, when the exps are also

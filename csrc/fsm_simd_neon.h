@@ -5,6 +5,7 @@
 
 #define FSM_ISA_SUFFIX neon
 #define FSM_ISA_HAS_FMA 1
+#define FSM_ISA_HAS_MASKED_MOVES 0 /* tails through a padded copy */
 
 typedef float32x4_t vf32;
 typedef uint32x4_t vf32_mask;

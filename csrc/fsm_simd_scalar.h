@@ -21,6 +21,7 @@
 
 #define FSM_ISA_SUFFIX scalar
 #define FSM_ISA_HAS_FMA 0
+#define FSM_ISA_HAS_MASKED_MOVES 0 /* tails through a padded copy */
 
 typedef float vf32;
 typedef int vf32_mask;
