@@ -8,8 +8,10 @@ reduced along the last axis (row kernels), along axis 0 (column kernels: the ROW
 are one full vector group plus a tail for every width) and along a strided axis (rows
 gathered into scratch).
 """
+import ctypes
 import functools
 import json
+import mmap
 import os
 import subprocess
 import sys
@@ -225,6 +227,47 @@ def test_path_3d_middle_axis(isa, dtype):
             r = rows
         assert_ulp(got_rows, exact, BOUND[dtype][func], f"{func} {dtype.name} (3, 9, 600) axis=1 on {isa}",
                    rows=r)
+
+
+# --------------------------------------------------------------------------- memory bounds
+
+def guarded_tail(n_bytes):
+    """A writable buffer of `n_bytes` whose last byte is followed by a page that may not be
+    touched (PROT_NONE): (the mapping, a uint8 view of the buffer)."""
+    page = mmap.PAGESIZE
+    size = -(-n_bytes // page) * page
+    buf = mmap.mmap(-1, size + page, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    base = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    if libc.mprotect(base + size, page, 0) != 0:  # PROT_NONE
+        pytest.skip(f"mprotect failed: errno {ctypes.get_errno()}")
+    view = np.frombuffer(buf, dtype=np.uint8, count=size)[size - n_bytes:]
+    return buf, view
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="mprotect")
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+def test_tails_touch_nothing_past_the_end(isa, dtype):
+    """Rows and columns whose last element is the last one before a page that may not be
+    read or written: the partial vectors (masked moves on AVX2, padded copies elsewhere)
+    must stay inside the arrays. A fault here kills the test process."""
+    rng = np.random.default_rng(zlib.crc32(f"guard-{dtype.name}".encode()))
+    for shape, axis in [((n,), -1) for n in range(1, 41)] + [((3, n), 0) for n in (1, 5, 9, 13, 19)] + \
+            [((2, 300), 0), ((1, 1001), -1)]:
+        size = int(np.prod(shape)) * dtype.itemsize
+        xbuf, xmem = guarded_tail(size)
+        ybuf, ymem = guarded_tail(size)
+        x = xmem.view(dtype).reshape(shape)
+        x[...] = 4 * rng.standard_normal(shape)
+        for func in ("softmax", "log_softmax"):
+            y = ymem.view(dtype).reshape(shape)
+            getattr(fs, func)(x, axis=axis, out=y)
+            expected = np.moveaxis(scipy_rows(func, np.moveaxis(x, axis, -1)), -1, axis)
+            np.testing.assert_allclose(y, expected, rtol=1e-5, atol=0)
+        got = fs.logsumexp(x, axis=axis)
+        np.testing.assert_allclose(got, scipy_rows("logsumexp", np.moveaxis(x, axis, -1)), rtol=1e-6)
+        del x, y, xmem, ymem
 
 
 # --------------------------------------------------------------------------- special values
