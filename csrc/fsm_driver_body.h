@@ -178,8 +178,9 @@ static FT D(lse_row)(const fsm_kernels *k, const FT *x, fsm_int n)
         return (FT)(m + fsm_log_of_sum(rest, ties));
     }
     if (n * (fsm_int)sizeof(FT) <= FSM_SHORT_ROW_BYTES) {
-        FT r;
-        return KER(k, row_short)(FSM_LOGSUMEXP, x, n, NULL, &r) ? D(special_lse)(x, 1, n) : r;
+        double p[3];
+        if (KER(k, row_short)(FSM_LOGSUMEXP, x, n, NULL, p)) return D(special_lse)(x, 1, n);
+        return (FT)(p[0] + fsm_log_of_sum(p[1], p[2]));
     }
     FT m = KER(k, row_max)(x, n);
     if (!(m > (FT)-INFINITY && m < (FT)INFINITY)) return D(special_lse)(x, 1, n);
@@ -324,6 +325,26 @@ static int D(lse_rows)(const fsm_kernels *k, const FT *x, FT *y, const fsm_shape
     if (s->x_n != 1) {
         xb = (FT *)malloc((size_t)n * sizeof(FT));
         if (!xb) return -1;
+    }
+    if (!xb && n * (fsm_int)sizeof(FT) <= FSM_SHORT_ROW_BYTES) {
+        /* short rows in batches: the partials of each row first, then the logs, whose
+         * latency (log1p, ~50 cycles) would otherwise sit on every row's path */
+        double p[64][3];
+        int special[64];
+        for (fsm_int b = r0; b < r1; b += 64) {
+            const int len = r1 - b < 64 ? (int)(r1 - b) : 64;
+            for (int i = 0; i < len; i++) {
+                const fsm_int r = b + i, o = r / s->inner, j = r % s->inner;
+                special[i] = KER(k, row_short)(FSM_LOGSUMEXP, x + o * s->x_outer + j * s->x_inner, n, NULL, p[i]);
+            }
+            for (int i = 0; i < len; i++) {
+                const fsm_int r = b + i, o = r / s->inner, j = r % s->inner;
+                y[o * s->y_outer + j * s->y_inner] =
+                    special[i] ? D(special_lse)(x + o * s->x_outer + j * s->x_inner, 1, n)
+                               : (FT)(p[i][0] + fsm_log_of_sum(p[i][1], p[i][2]));
+            }
+        }
+        return 0;
     }
     for (fsm_int r = r0; r < r1; r++) {
         const fsm_int o = r / s->inner, j = r % s->inner;

@@ -318,14 +318,14 @@ static void K(row_logsub)(const FT *x, fsm_int n, FT m, FT t, FT c_hi, FT c_lo, 
 
 /* ------------------------------------------------------------ short rows
  * A row of at most FSM_SHORT_ROW elements in one call, held in registers from the load to
- * the store: the max, the exps and their sum, then the scaling (softmax), x - m - log sum
- * (log_softmax) or m + log sum (logsumexp, to *lse). The same steps as the three calls of
+ * the store: the max, the exps and their sum, then the scaling (softmax) or x - m - log sum
+ * (log_softmax); for logsumexp, the partials (m, rest, ties) to parts[0..2]. The same steps as the three calls of
  * the long path (K(row_max), K(row_expsum), K(row_scale) / K(row_logsub)) in one pass over
  * a few vectors, for the many-short-rows case where those calls' setup was most of the
  * time. Temperature 1 only. Returns 1, touching nothing, when the max is not finite (the
  * caller applies the special values). */
 #define FSM_SHORT_VECS ((int)(FSM_SHORT_ROW / VW))
-static int K(row_short)(int op, const FT *x, fsm_int n, FT *y, FT *lse)
+static int K(row_short)(int op, const FT *x, fsm_int n, FT *y, double *parts)
 {
     VT v[FSM_SHORT_VECS], e[FSM_SHORT_VECS];
     const int nv = (int)((n + VW - 1) / VW);
@@ -367,15 +367,15 @@ static int K(row_short)(int op, const FT *x, fsm_int n, FT *y, FT *lse)
     double c[VW], ties = 0;
     V(count_store)(c, cnt);
     for (int j = 0; j < VW; j++) ties += c[j];
-    const double log_sum = fsm_log_of_sum(rest, ties);
-    if (op == FSM_LOG_SOFTMAX) {
-        const FT ch = (FT)log_sum, cl = (FT)(log_sum - (double)ch);
-        const VT vch = V(set1)(ch), vcl = V(set1)(cl);
-        for (int q = 0; q < nv; q++)
-            K(store_k)(y + q * VW, FSM_SHORT_K(q), K(logsub_step)(v[q], vm, neg_m, NULL, vch, vcl, 0));
-    } else {
-        *lse = (FT)((double)m + log_sum);
+    if (op == FSM_LOGSUMEXP) {
+        parts[0] = (double)m, parts[1] = rest, parts[2] = ties;
+        return 0;
     }
+    const double log_sum = fsm_log_of_sum(rest, ties);
+    const FT ch = (FT)log_sum, cl = (FT)(log_sum - (double)ch);
+    const VT vch = V(set1)(ch), vcl = V(set1)(cl);
+    for (int q = 0; q < nv; q++)
+        K(store_k)(y + q * VW, FSM_SHORT_K(q), K(logsub_step)(v[q], vm, neg_m, NULL, vch, vcl, 0));
     return 0;
 #undef FSM_SHORT_K
 }
