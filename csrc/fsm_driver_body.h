@@ -288,6 +288,41 @@ static int D(threads_for)(const fsm_shape *s)
 #endif
 }
 
+/* Short contiguous rows (n <= FSM_SHORT_ROW_BYTES) of logsumexp and log_softmax go in
+ * batches: first the partials (m, rest, ties) of FSM_SHORT_BATCH rows (row_short), then
+ * their logs, whose latency (log1p, ~50 cycles) would otherwise sit on every row's path,
+ * and for log_softmax x - m - log(sum). Rows [r0, r1); op FSM_LOGSUMEXP writes y's element
+ * of each row, FSM_LOG_SOFTMAX y's row. */
+#define FSM_SHORT_BATCH 64
+static void D(short_rows)(const fsm_kernels *k, int op, const FT *x, FT *y, const fsm_shape *s,
+                          fsm_int r0, fsm_int r1)
+{
+    const fsm_int n = s->n;
+    double p[FSM_SHORT_BATCH][3];
+    int special[FSM_SHORT_BATCH];
+    for (fsm_int b = r0; b < r1; b += FSM_SHORT_BATCH) {
+        const int len = r1 - b < FSM_SHORT_BATCH ? (int)(r1 - b) : FSM_SHORT_BATCH;
+        for (int i = 0; i < len; i++) {
+            const fsm_int r = b + i, o = r / s->inner, j = r % s->inner;
+            special[i] = KER(k, row_short)(FSM_LOGSUMEXP, x + o * s->x_outer + j * s->x_inner, n, NULL, p[i]);
+        }
+        for (int i = 0; i < len; i++) {
+            const fsm_int r = b + i, o = r / s->inner, j = r % s->inner;
+            const FT *xr = x + o * s->x_outer + j * s->x_inner;
+            FT *yr = y + o * s->y_outer + j * s->y_inner;
+            FT hi, lo;
+            if (op == FSM_LOGSUMEXP)
+                *yr = special[i] ? D(special_lse)(xr, 1, n) : (FT)(p[i][0] + fsm_log_of_sum(p[i][1], p[i][2]));
+            else if (special[i])
+                D(special_row)(op, xr, 1, yr, 1, n);
+            else {
+                D(split)(fsm_log_of_sum(p[i][1], p[i][2]), 0.0, &hi, &lo);
+                KER(k, row_logsub)(xr, n, (FT)p[i][0], 1, hi, lo, yr);
+            }
+        }
+    }
+}
+
 /* Rows [r0, r1) of the (outer, inner) grid, each reduced along n: in place when the rows
  * are contiguous, else through scratch (gathered, done, scattered). 0, or -1 (no memory). */
 static int D(softmax_rows)(const fsm_kernels *k, int op, FT t, const FT *x, FT *y, const fsm_shape *s,
@@ -296,6 +331,10 @@ static int D(softmax_rows)(const fsm_kernels *k, int op, FT t, const FT *x, FT *
     const fsm_int n = s->n;
     const int contiguous = s->x_n == 1 && s->y_n == 1;
     FT *xb = NULL, *yb = NULL;
+    if (contiguous && op == FSM_LOG_SOFTMAX && t == 1 && n * (fsm_int)sizeof(FT) <= FSM_SHORT_ROW_BYTES) {
+        D(short_rows)(k, op, x, y, s, r0, r1);
+        return 0;
+    }
     if (!contiguous) {
         xb = (FT *)malloc(2 * (size_t)n * sizeof(FT));
         if (!xb) return -1;
@@ -327,23 +366,7 @@ static int D(lse_rows)(const fsm_kernels *k, const FT *x, FT *y, const fsm_shape
         if (!xb) return -1;
     }
     if (!xb && n * (fsm_int)sizeof(FT) <= FSM_SHORT_ROW_BYTES) {
-        /* short rows in batches: the partials of each row first, then the logs, whose
-         * latency (log1p, ~50 cycles) would otherwise sit on every row's path */
-        double p[64][3];
-        int special[64];
-        for (fsm_int b = r0; b < r1; b += 64) {
-            const int len = r1 - b < 64 ? (int)(r1 - b) : 64;
-            for (int i = 0; i < len; i++) {
-                const fsm_int r = b + i, o = r / s->inner, j = r % s->inner;
-                special[i] = KER(k, row_short)(FSM_LOGSUMEXP, x + o * s->x_outer + j * s->x_inner, n, NULL, p[i]);
-            }
-            for (int i = 0; i < len; i++) {
-                const fsm_int r = b + i, o = r / s->inner, j = r % s->inner;
-                y[o * s->y_outer + j * s->y_inner] =
-                    special[i] ? D(special_lse)(x + o * s->x_outer + j * s->x_inner, 1, n)
-                               : (FT)(p[i][0] + fsm_log_of_sum(p[i][1], p[i][2]));
-            }
-        }
+        D(short_rows)(k, FSM_LOGSUMEXP, x, y, s, r0, r1);
         return 0;
     }
     for (fsm_int r = r0; r < r1; r++) {
