@@ -83,10 +83,10 @@ typedef struct fsm_kernels {
     void (*col_pass_f32)(const fsm_col_pass_f32 *p);
     void (*col_pass_f64)(const fsm_col_pass_f64 *p);
 
-    /* A whole row of n <= FSM_SHORT_ROW elements, temperature 1: op FSM_SOFTMAX or
-     * FSM_LOG_SOFTMAX writes y; FSM_LOGSUMEXP writes the partials m, rest and ties (as
-     * above) to parts[0..2], for the caller to finish (logsumexp = m + log(ties + rest)).
-     * Returns 1 without writing when the row's max is not finite (+inf, NaN, all -inf). */
+    /* A whole row of n <= FSM_SHORT_ROW elements, temperature 1: op FSM_SOFTMAX writes y;
+     * FSM_LOG_SOFTMAX and FSM_LOGSUMEXP write the partials m, rest and ties (as above) to
+     * parts[0..2], for the caller to finish (log sum = log(ties + rest)). Returns 1 without
+     * writing when the row's max is not finite (+inf, NaN, all -inf). */
     int (*row_short_f32)(int op, const float *x, fsm_int n, float *y, double *parts);
     int (*row_short_f64)(int op, const double *x, fsm_int n, double *y, double *parts);
 

@@ -130,11 +130,33 @@ static int D(softmax_long_row)(const fsm_kernels *k, int op, const FT *x, FT *y,
     return 0;
 }
 
+/* Rows that the kernels' row_short takes whole */
+static int D(is_short)(fsm_int n)
+{
+    return n * (fsm_int)sizeof(FT) <= FSM_SHORT_ROW_BYTES;
+}
+
+/* Finishing a row from its partials p = (m, rest, ties) (row_short): logsumexp, and
+ * log_softmax's y = x - m - log sum */
+static FT D(lse_from_parts)(const double *p)
+{
+    return (FT)(p[0] + fsm_log_of_sum(p[1], p[2]));
+}
+
+static void D(logsub_from_parts)(const fsm_kernels *k, const FT *x, fsm_int n, const double *p, FT *y)
+{
+    FT hi, lo;
+    D(split)(fsm_log_of_sum(p[1], p[2]), 0.0, &hi, &lo);
+    KER(k, row_logsub)(x, n, (FT)p[0], 1, hi, lo, y);
+}
+
 /* one contiguous row */
 static void D(softmax_row_short)(const fsm_kernels *k, int op, FT t, const FT *x, FT *y, fsm_int n)
 {
-    if (t == 1 && n * (fsm_int)sizeof(FT) <= FSM_SHORT_ROW_BYTES) {
-        if (KER(k, row_short)(op, x, n, y, NULL)) D(special_row)(op, x, 1, y, 1, n);
+    if (t == 1 && D(is_short)(n)) {
+        double p[3];
+        if (KER(k, row_short)(op, x, n, y, p)) D(special_row)(op, x, 1, y, 1, n);
+        else if (op == FSM_LOG_SOFTMAX) D(logsub_from_parts)(k, x, n, p, y);
         return;
     }
     FT m = KER(k, row_max)(x, n);
@@ -177,10 +199,9 @@ static FT D(lse_row)(const fsm_kernels *k, const FT *x, fsm_int n)
         if (D(long_row_parts)(k, x, n, NULL, NULL, &m, &ties, &rest)) return D(special_lse)(x, 1, n);
         return (FT)(m + fsm_log_of_sum(rest, ties));
     }
-    if (n * (fsm_int)sizeof(FT) <= FSM_SHORT_ROW_BYTES) {
+    if (D(is_short)(n)) {
         double p[3];
-        if (KER(k, row_short)(FSM_LOGSUMEXP, x, n, NULL, p)) return D(special_lse)(x, 1, n);
-        return (FT)(p[0] + fsm_log_of_sum(p[1], p[2]));
+        return KER(k, row_short)(FSM_LOGSUMEXP, x, n, NULL, p) ? D(special_lse)(x, 1, n) : D(lse_from_parts)(p);
     }
     FT m = KER(k, row_max)(x, n);
     if (!(m > (FT)-INFINITY && m < (FT)INFINITY)) return D(special_lse)(x, 1, n);
@@ -310,15 +331,9 @@ static void D(short_rows)(const fsm_kernels *k, int op, const FT *x, FT *y, cons
             const fsm_int r = b + i, o = r / s->inner, j = r % s->inner;
             const FT *xr = x + o * s->x_outer + j * s->x_inner;
             FT *yr = y + o * s->y_outer + j * s->y_inner;
-            FT hi, lo;
-            if (op == FSM_LOGSUMEXP)
-                *yr = special[i] ? D(special_lse)(xr, 1, n) : (FT)(p[i][0] + fsm_log_of_sum(p[i][1], p[i][2]));
-            else if (special[i])
-                D(special_row)(op, xr, 1, yr, 1, n);
-            else {
-                D(split)(fsm_log_of_sum(p[i][1], p[i][2]), 0.0, &hi, &lo);
-                KER(k, row_logsub)(xr, n, (FT)p[i][0], 1, hi, lo, yr);
-            }
+            if (op == FSM_LOGSUMEXP) *yr = special[i] ? D(special_lse)(xr, 1, n) : D(lse_from_parts)(p[i]);
+            else if (special[i]) D(special_row)(op, xr, 1, yr, 1, n);
+            else D(logsub_from_parts)(k, xr, n, p[i], yr);
         }
     }
 }
@@ -331,7 +346,7 @@ static int D(softmax_rows)(const fsm_kernels *k, int op, FT t, const FT *x, FT *
     const fsm_int n = s->n;
     const int contiguous = s->x_n == 1 && s->y_n == 1;
     FT *xb = NULL, *yb = NULL;
-    if (contiguous && op == FSM_LOG_SOFTMAX && t == 1 && n * (fsm_int)sizeof(FT) <= FSM_SHORT_ROW_BYTES) {
+    if (contiguous && op == FSM_LOG_SOFTMAX && t == 1 && D(is_short)(n)) {
         D(short_rows)(k, op, x, y, s, r0, r1);
         return 0;
     }
@@ -365,7 +380,7 @@ static int D(lse_rows)(const fsm_kernels *k, const FT *x, FT *y, const fsm_shape
         xb = (FT *)malloc((size_t)n * sizeof(FT));
         if (!xb) return -1;
     }
-    if (!xb && n * (fsm_int)sizeof(FT) <= FSM_SHORT_ROW_BYTES) {
+    if (!xb && D(is_short)(n)) {
         D(short_rows)(k, FSM_LOGSUMEXP, x, y, s, r0, r1);
         return 0;
     }

@@ -128,13 +128,13 @@ FSM_INLINE FT K(hmax)(VT v)
     return m;
 }
 
-/* the sum of the lanes of (lo, hi) after K(acc_lanes) */
-FSM_INLINE double K(hsum_acc)(vf64 lo, vf64 hi)
+/* the total of the lanes of a tie counter */
+FSM_INLINE double K(count_total)(V(count) cnt)
 {
-    double buf[VF64_W], s = 0;
-    vf64_store(buf, vf64_add(lo, hi));
-    for (int j = 0; j < VF64_W; j++) s += buf[j];
-    return s;
+    double c[VW], t = 0;
+    V(count_store)(c, cnt);
+    for (int j = 0; j < VW; j++) t += c[j];
+    return t;
 }
 
 static FT K(row_max)(const FT *x, fsm_int n)
@@ -240,12 +240,7 @@ FSM_INLINE void K(row_expsum_impl)(const FT *x, fsm_int n, FT m, const K(temper_
         K(acc_lanes)(&a_lo, &a_hi);
         fsm_acc_flush(&tot, &comp, vf64_add(a_lo, a_hi));
     }
-    if (split) {
-        double c[VW], t = 0;
-        V(count_store)(c, cnt);
-        for (int j = 0; j < VW; j++) t += c[j];
-        *ties = t;
-    }
+    if (split) *ties = K(count_total)(cnt);
     *sum = fsm_acc_total(tot, comp);
 }
 
@@ -318,12 +313,12 @@ static void K(row_logsub)(const FT *x, fsm_int n, FT m, FT t, FT c_hi, FT c_lo, 
 
 /* ------------------------------------------------------------ short rows
  * A row of at most FSM_SHORT_ROW elements in one call, held in registers from the load to
- * the store: the max, the exps and their sum, then the scaling (softmax) or x - m - log sum
- * (log_softmax); for logsumexp, the partials (m, rest, ties) to parts[0..2]. The same steps as the three calls of
- * the long path (K(row_max), K(row_expsum), K(row_scale) / K(row_logsub)) in one pass over
- * a few vectors, for the many-short-rows case where those calls' setup was most of the
- * time. Temperature 1 only. Returns 1, touching nothing, when the max is not finite (the
- * caller applies the special values). */
+ * the store: the max, the exps and their sum, then, for softmax, the scaling; for the other
+ * ops the partials (m, rest, ties) go to parts[0..2] and the caller finishes (it takes the
+ * logs of many rows together). The same steps as the calls of the long path (K(row_max),
+ * K(row_expsum), K(row_scale)) in one pass over a few vectors, for the many-short-rows case
+ * where those calls' setup was most of the time. Temperature 1 only. Returns 1, touching
+ * nothing, when the max is not finite (the caller applies the special values). */
 #define FSM_SHORT_VECS ((int)(FSM_SHORT_ROW / VW))
 static int K(row_short)(int op, const FT *x, fsm_int n, FT *y, double *parts)
 {
@@ -355,27 +350,16 @@ static int K(row_short)(int op, const FT *x, fsm_int n, FT *y, double *parts)
         K(acc_add)(&lo, &hi, term);
     }
     K(acc_lanes)(&lo, &hi);
-    const double rest = K(hsum_acc)(lo, hi);
-    if (op == FSM_SOFTMAX) {
-        double s_hi, s_lo;
-        fsm_ratio_pair(1.0, rest, &s_hi, &s_lo);
-        const FT sh = (FT)s_hi, sl = (FT)((s_hi - (double)sh) + s_lo);
-        const VT vsh = V(set1)(sh), vsl = V(set1)(sl);
-        for (int q = 0; q < nv; q++) K(store_k)(y + q * VW, FSM_SHORT_K(q), K(scale_step)(e[q], vsh, vsl));
+    const double rest = fsm_acc_total(lo, hi);
+    if (split) {
+        parts[0] = (double)m, parts[1] = rest, parts[2] = K(count_total)(cnt);
         return 0;
     }
-    double c[VW], ties = 0;
-    V(count_store)(c, cnt);
-    for (int j = 0; j < VW; j++) ties += c[j];
-    if (op == FSM_LOGSUMEXP) {
-        parts[0] = (double)m, parts[1] = rest, parts[2] = ties;
-        return 0;
-    }
-    const double log_sum = fsm_log_of_sum(rest, ties);
-    const FT ch = (FT)log_sum, cl = (FT)(log_sum - (double)ch);
-    const VT vch = V(set1)(ch), vcl = V(set1)(cl);
-    for (int q = 0; q < nv; q++)
-        K(store_k)(y + q * VW, FSM_SHORT_K(q), K(logsub_step)(v[q], vm, neg_m, NULL, vch, vcl, 0));
+    double s_hi, s_lo;
+    fsm_ratio_pair(1.0, rest, &s_hi, &s_lo);
+    const FT sh = (FT)s_hi, sl = (FT)((s_hi - (double)sh) + s_lo);
+    const VT vsh = V(set1)(sh), vsl = V(set1)(sl);
+    for (int q = 0; q < nv; q++) K(store_k)(y + q * VW, FSM_SHORT_K(q), K(scale_step)(e[q], vsh, vsl));
     return 0;
 #undef FSM_SHORT_K
 }
