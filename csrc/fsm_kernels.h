@@ -128,6 +128,7 @@ const fsm_kernels FSM_CAT(fsm_kernels_, FSM_ISA_SUFFIX) = {
     FSM_STR(FSM_ISA_SUFFIX),
     FSM_BOTH(row_max),
     FSM_BOTH(row_expsum),
+    FSM_BOTH(row_expsum_ml),
     FSM_BOTH(row_scale),
     FSM_BOTH(row_logsub),
     FSM_BOTH(col_pass),

@@ -162,13 +162,21 @@ static FT K(row_max)(const FT *x, fsm_int n)
  * driver); softmax needs only the total. Their 2^k is zeroed, or, when the exps are also
  * stored, *tie holds a 1 to take off the term. */
 
-/* first loop, one vector: the reduced arguments of exp(x - m) to r, s (and tie) */
+/* first loop, one vector: the reduced arguments of exp(x - m) to r, s (and tie). With
+ * `exact` false (the ML losses, t = 1 only), x - m is rounded and the reduction is
+ * K(exp_reduce_fast). */
 FSM_INLINE void K(exp_args)(VT x, VT m, VT neg_m, const K(temper_t) *c, FT *r, FT *s, FT *tie,
-                            V(count) *ties, const int store, const int split, const int temper)
+                            V(count) *ties, const int store, const int split, const int temper,
+                            const int exact)
 {
-    VT lo, rv, sv;
-    const VT hi = K(scaled_diff)(x, m, neg_m, c, &lo, temper);
-    K(exp_reduce)(hi, lo, &rv, &sv);
+    VT rv, sv;
+    if (exact) {
+        VT lo;
+        const VT hi = K(scaled_diff)(x, m, neg_m, c, &lo, temper);
+        K(exp_reduce)(hi, lo, &rv, &sv);
+    } else {
+        K(exp_reduce_fast)(V(sub)(x, m), &rv, &sv);
+    }
     if (split) {
         const V(mask) is_max = V(eq)(x, m);
         *ties = V(count_add)(*ties, is_max);
@@ -192,7 +200,7 @@ FSM_INLINE VT K(exp_term)(const FT *r, const FT *s, const FT *tie, VT *term, con
 /* One chunk of a row, n <= FSM_EXP_CHUNK. */
 FSM_INLINE void K(expsum_chunk)(const FT *x, fsm_int n, VT vm, VT neg_m, const K(temper_t) *c,
                                 FT *y, vf64 *a_lo, vf64 *a_hi, V(count) *ties, const int store,
-                                const int split, const int temper)
+                                const int split, const int temper, const int exact)
 {
     FT r_buf[FSM_EXP_CHUNK] FSM_ALIGNED, s_buf[FSM_EXP_CHUNK] FSM_ALIGNED;
     FT tie_buf[FSM_EXP_CHUNK] FSM_ALIGNED; /* used when store && split */
@@ -200,11 +208,15 @@ FSM_INLINE void K(expsum_chunk)(const FT *x, fsm_int n, VT vm, VT neg_m, const K
     /* the padded lanes of a partial vector: x = -inf, whose exp is 0 */
     for (i = 0; i < n; i += VW)
         K(exp_args)(K(load_k)(x + i, n - i < VW ? n - i : VW, -INFINITY), vm, neg_m, c, r_buf + i,
-                    s_buf + i, tie_buf + i, ties, store, split, temper);
+                    s_buf + i, tie_buf + i, ties, store, split, temper, exact);
     /* two vectors a step, their terms added in the input precision before they enter the
      * double accumulators: the accumulation (a widening in float32, Kahan in float64) is
      * the dearest part of the loop after the exp, and one rounding per pair adds at most
-     * 1 ulp (float32) / 0.5 ulp (float64) to the sum's error */
+     * 1 ulp (float32) / 0.5 ulp (float64) to the sum's error. Without `exact` (the ML
+     * losses) the whole chunk is summed in the input precision, in two vectors, and only
+     * their total enters the double accumulators: 16 terms per lane for float32, at most
+     * 16 roundings, so a relative error below 1e-6 in the chunk's sum. */
+    VT c0 = V(set1)(0), c1 = c0;
     for (i = 0; i + 2 * VW <= n; i += 2 * VW) {
         VT t0, t1;
         const VT e0 = K(exp_term)(r_buf + i, s_buf + i, tie_buf + i, &t0, store, split);
@@ -213,19 +225,26 @@ FSM_INLINE void K(expsum_chunk)(const FT *x, fsm_int n, VT vm, VT neg_m, const K
             V(store)(y + i, e0);
             V(store)(y + i + VW, e1);
         }
-        K(acc_add)(a_lo, a_hi, V(add)(t0, t1));
+        if (exact) {
+            K(acc_add)(a_lo, a_hi, V(add)(t0, t1));
+        } else {
+            c0 = V(add)(c0, t0);
+            c1 = V(add)(c1, t1);
+        }
     }
     for (; i < n; i += VW) {
         VT t;
         const VT e = K(exp_term)(r_buf + i, s_buf + i, tie_buf + i, &t, store, split);
         if (store) K(store_k)(y + i, n - i < VW ? n - i : VW, e);
-        K(acc_add)(a_lo, a_hi, t);
+        if (exact) K(acc_add)(a_lo, a_hi, t);
+        else c0 = V(add)(c0, t);
     }
+    if (!exact) K(acc_add)(a_lo, a_hi, V(add)(c0, c1));
 }
 
 FSM_INLINE void K(row_expsum_impl)(const FT *x, fsm_int n, FT m, const K(temper_t) *c, FT *y,
                                    double *sum, double *ties, const int store, const int split,
-                                   const int temper)
+                                   const int temper, const int exact)
 {
     const VT vm = V(set1)(m), neg_m = V(set1)(-m);
     const vf64 zero = vf64_set1(0.0);
@@ -236,7 +255,7 @@ FSM_INLINE void K(row_expsum_impl)(const FT *x, fsm_int n, FT m, const K(temper_
         vf64 a_lo = zero, a_hi = zero;
         for (fsm_int i = b; i < end; i += FSM_EXP_CHUNK)
             K(expsum_chunk)(x + i, end - i < FSM_EXP_CHUNK ? end - i : FSM_EXP_CHUNK, vm, neg_m, c,
-                            store ? y + i : NULL, &a_lo, &a_hi, &cnt, store, split, temper);
+                            store ? y + i : NULL, &a_lo, &a_hi, &cnt, store, split, temper, exact);
         K(acc_lanes)(&a_lo, &a_hi);
         fsm_acc_flush(&tot, &comp, vf64_add(a_lo, a_hi));
     }
@@ -247,9 +266,18 @@ FSM_INLINE void K(row_expsum_impl)(const FT *x, fsm_int n, FT m, const K(temper_
 static void K(row_expsum)(const FT *x, fsm_int n, FT m, FT t, FT *y, double *sum, double *ties)
 {
     const K(temper_t) c = K(temper_make)(t);
-#define FSM_ROW_EXPSUM(store, split, temper) K(row_expsum_impl)(x, n, m, &c, y, sum, ties, store, split, temper)
+#define FSM_ROW_EXPSUM(store, split, temper) K(row_expsum_impl)(x, n, m, &c, y, sum, ties, store, split, temper, 1)
     FSM_FLAG_SWITCH(y != NULL, ties != NULL, t != 1, FSM_ROW_EXPSUM);
 #undef FSM_ROW_EXPSUM
+}
+
+/* row_expsum for the ML losses: t = 1, the max terms counted apart, x - m rounded
+ * (K(exp_reduce_fast)); fsm.h states what that costs in accuracy. */
+static void K(row_expsum_ml)(const FT *x, fsm_int n, FT m, FT *y, double *rest, double *ties)
+{
+    const K(temper_t) c = K(temper_make)(1);
+    if (y) K(row_expsum_impl)(x, n, m, &c, y, rest, ties, 1, 1, 0, 0);
+    else K(row_expsum_impl)(x, n, m, &c, NULL, rest, ties, 0, 1, 0, 0);
 }
 
 /* y *= s_hi + s_lo: the low part makes the product as good as one by the exact scale */
@@ -560,7 +588,7 @@ FSM_INLINE void K(col_pass_vec)(const FSM_CAT(fsm_col_pass_, FTN) *p, const K(co
             /* padded lanes of a partial vector: x = -inf (and m = 0), so exp gives 0 */
             K(exp_args)(K(load_part)(r->sx + q * xs + j, ks, -INFINITY), vm, nm, tc,
                         sc->r + q * FSM_COL_BLOCK + j, sc->s + q * FSM_COL_BLOCK + j,
-                        sc->tie + q * FSM_COL_BLOCK + j, &cnt[j / VW], store, split, temper);
+                        sc->tie + q * FSM_COL_BLOCK + j, &cnt[j / VW], store, split, temper, 1);
     }
     if (on_fin) {
         const VT a = K(load_part)(p->fin_a + j, kf, 0), b = K(load_part)(p->fin_b + j, kf, 0);

@@ -141,7 +141,7 @@ static double D(xent_index_row)(const fsm_kernels *k, const FT *x, fsm_int C, in
         return ignored ? 0.0 : (double)NAN;
     }
     double rest, ties;
-    KER(k, row_expsum)(x, C, m, 1, g, &rest, &ties);
+    KER(k, row_expsum_ml)(x, C, m, g, &rest, &ties);
     const double sum = rest + ties;
     if (ignored) {
         KER(k, row_scale)(g, C, (FT)(0.0 / sum), (FT)0.0);
@@ -198,7 +198,7 @@ static double D(xent_prob_row)(const fsm_kernels *k, const FT *x, fsm_int C, con
         return (double)NAN;
     }
     double rest, ties;
-    KER(k, row_expsum)(x, C, m, 1, g, &rest, &ties);
+    KER(k, row_expsum_ml)(x, C, m, g, &rest, &ties);
     const double sum = rest + ties;
     const double L = fsm_log_of_sum(rest, ties), md = (double)m;
     const double keep = 1.0 - eps, u = eps / (double)C;

@@ -348,6 +348,50 @@ def test_xent_grad_target_entry_relative_accuracy(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_xent_loss_within_its_error_bound(dtype, restore_isa):
+    """The cross-entropy pass rounds x - max instead of splitting it exactly (fsm.h,
+    row_expsum_ml), so each row's loss may be off by eps * sum_i p_i |x_i - max| (p the
+    softmax), plus a few eps of the loss for the exp and the sums. Checked on every kernel
+    path against mpmath (40 digits), with large offsets, spreads up to 80, tied maxima and
+    confident rows whose loss is tiny (the max terms counted apart keep its relative
+    accuracy, which torch's float32 log(sum) loses)."""
+    import mpmath
+    from fastsoftmax import _core
+
+    rng = _rng(11)
+    rows, C = 24, 130
+    x = rng.uniform(-80, 0, (rows, C)) + rng.choice([0.0, 1e3, -3e2], (rows, 1))
+    x[::4, 0] = x[::4].max(axis=1) + 25  # confident: loss ~ e^-25
+    x[1::4, 5] = x[1::4, 7] = x[1::4].max(axis=1) + 1  # tied maxima
+    x = x.astype(dtype)
+    t = rng.integers(0, C, rows)
+    t[::4] = 0
+    t[1::4] = 5
+    eps = float(np.finfo(dtype).eps)
+    ref, bound = np.empty(rows), np.empty(rows)
+    with mpmath.workdps(40):
+        for r in range(rows):
+            xr = [mpmath.mpf(float(v)) for v in x[r]]
+            m = max(xr)
+            e = [mpmath.exp(v - m) for v in xr]
+            s = mpmath.fsum(e)
+            loss = mpmath.log(s) + m - xr[t[r]]
+            w = mpmath.fsum(ei * (m - v) for ei, v in zip(e, xr)) / s  # sum p_i |x_i - m|
+            ref[r] = float(loss)
+            bound[r] = float(eps * (w + 16 * loss))
+    for name, supported in ((n, s) for n, _, s in _core.isa_table()):
+        if not supported:
+            continue
+        _core.set_isa(name)
+        got = cross_entropy(x, t, reduction="none").astype(np.float64)
+        err = np.abs(got - ref)
+        # float32 results round once more, to half an ulp of the loss
+        limit = bound + (np.spacing(np.abs(ref).astype(dtype)).astype(np.float64) / 2)
+        assert np.all(err <= limit), (name, np.max(err / limit), ref[np.argmax(err / limit)])
+        assert ref[0] < 1e-10 and err[0] <= 1e-6 * ref[0]  # a tiny loss keeps its relative accuracy
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("prob", [False, True])
 def test_xent_huge_logits_finite(dtype, prob):
     rng = _rng(3)

@@ -524,6 +524,87 @@ static void extra_kernel_checks(void)
     }
 }
 
+/* row_expsum_ml (the cross-entropy pass, x - m rounded): against the exact row_expsum of
+ * the scalar table, within the bound fsm.h states (the rounding of x - m, at most
+ * |x - m| 2^-p relative per term, plus a few ulp of the exp and of the float32 chunk sums);
+ * the tie count exactly; the stored exps (1 at the max, 0 at -inf) likewise. */
+static void ml_expsum_checks(void)
+{
+    const fsm_kernels *ks = fsm_isa_kernels(FSM_ISA_SCALAR);
+    static const fsm_int lengths[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 40, 255, 257, 1000, 2049};
+    char what[200];
+    const fsm_kernels *tables[1 + N_TEST_ISAS];
+    int nt = 0;
+    tables[nt++] = ks;
+    for (int t = 0; t < N_TEST_ISAS; t++) {
+        const fsm_kernels *k = fsm_isa_kernels(FSM_TEST_ISAS[t]);
+        if (k && k != ks) tables[nt++] = k;
+    }
+    for (int t = 0; t < nt; t++) {
+        const fsm_kernels *k = tables[t];
+        double worst32 = 0, worst64 = 0, worst_y32 = 0, worst_y64 = 0;
+        int ties_ok = 1, special_ok = 1;
+        for (size_t li = 0; li < sizeof lengths / sizeof lengths[0]; li++)
+            for (int rep = 0; rep < 4; rep++) {
+                const fsm_int n = lengths[li];
+                static float xf[2049], yf[2049];
+                static double xd[2049], yd[2049], ref[2049];
+                const double offset = rep == 3 ? 1000.0 : 0.0, spread = rep == 0 ? 5.0 : 90.0;
+                for (fsm_int i = 0; i < n; i++) {
+                    xd[i] = offset + rng_range(-spread, 0.0);
+                    if (rep == 2 && rng_int(5) == 0) xd[i] = -INFINITY;
+                    xf[i] = (float)xd[i];
+                }
+                xf[rng_int(n)] = (float)offset; /* a max, tied sometimes */
+                if (n > 1 && rep == 1) xf[rng_int(n)] = (float)offset;
+                for (fsm_int i = 0; i < n; i++) xd[i] = xf[i];
+                /* float32: the exact pass in double on the same floats is the reference */
+                const float mf = ks->row_max_f32(xf, n);
+                double r_ml, t_ml, r_ex, t_ex, wsum = 0;
+                k->row_expsum_ml_f32(xf, n, mf, yf, &r_ml, &t_ml);
+                ks->row_expsum_f64(xd, n, (double)mf, 1.0, ref, &r_ex, &t_ex);
+                ties_ok &= t_ml == t_ex;
+                for (fsm_int i = 0; i < n; i++) wsum += ref[i] * fabs(xd[i] - mf) * (ref[i] > 0);
+                /* the bound on the sum: 2^-24 sum e_i |d_i| from the rounding of d, 4e-6 of the
+                 * terms for the exp and the float32 chunk sums */
+                const double err32 = fabs(r_ml - r_ex) / (0x1p-24 * wsum + 4e-6 * r_ex + 1e-300);
+                worst32 = fmax(worst32, err32);
+                for (fsm_int i = 0; i < n; i++) {
+                    const double e = ref[i], bound = e * (0x1p-24 * fabs(xd[i] - mf) + 4 * 0x1p-24);
+                    if (isinf(xd[i])) special_ok &= yf[i] == 0.0f;
+                    else if (xf[i] == mf) special_ok &= yf[i] == 1.0f;
+                    else if (e >= 0x1p-126) worst_y32 = fmax(worst_y32, fabs(yf[i] - e) / bound);
+                }
+                /* float64 against long double */
+                const double md = ks->row_max_f64(xd, n);
+                double r64, t64;
+                ld lsum = 0, lw = 0;
+                k->row_expsum_ml_f64(xd, n, md, yd, &r64, &t64);
+                ties_ok &= t64 == t_ex;
+                for (fsm_int i = 0; i < n; i++)
+                    if (xd[i] != md) {
+                        const ld e = expl((ld)xd[i] - (ld)md);
+                        lsum += e;
+                        lw += e * fabsl((ld)xd[i] - (ld)md);
+                    }
+                const double err64 = fabs((double)((ld)r64 - lsum)) / (double)(0x1p-53L * lw + 4e-15L * lsum + 1e-300L);
+                worst64 = fmax(worst64, err64);
+                for (fsm_int i = 0; i < n; i++) {
+                    if (isinf(xd[i]) || xd[i] == md) continue;
+                    const ld e = expl((ld)xd[i] - (ld)md);
+                    if (e < 0x1p-1022L) continue;
+                    const double bound = (double)(e * (0x1p-53L * fabsl((ld)xd[i] - (ld)md) + 4 * 0x1p-53L));
+                    worst_y64 = fmax(worst_y64, (double)fabsl((ld)yd[i] - e) / bound);
+                }
+            }
+        snprintf(what, sizeof what, "%s: row_expsum_ml within its bound (worst sum %.2f f32, %.2f f64; "
+                 "terms %.2f f32, %.2f f64, of the bound), ties exact, 1 at the max, 0 at -inf",
+                 k->name, worst32, worst64, worst_y32, worst_y64);
+        check(worst32 <= 1 && worst64 <= 1 && worst_y32 <= 1 && worst_y64 <= 1 && ties_ok && special_ok, what);
+        if (verbose) printf("%s\n", what);
+    }
+}
+
 static void dispatch_checks(const char *expect_best)
 {
     char what[160];
@@ -577,6 +658,7 @@ int main(int argc, char **argv)
     dispatch_checks(expect_best);
     exact_checks();
     extra_kernel_checks();
+    ml_expsum_checks();
 
     fsm_int lengths[64];
     int nl = 0;
