@@ -13,12 +13,13 @@ Ratio = competitor time / fastsoftmax time (> 1: fastsoftmax is faster).
              torch:       F.cross_entropy(xt, tt) on torch.from_numpy(x) (no copy), no autograd
              numpy:       the textbook composition, m + log(sum(exp(x - m))) - x[t], mean
              floor:       fastsoftmax.logsumexp(x, axis=-1): the max and exp-and-sum passes
-                          alone, the least the loss can cost on these kernels
+                          of the exact kernels alone (the loss's own pass rounds x - max,
+                          row_expsum_ml in csrc/fsm.h, and costs about a quarter less)
   loss+grad  fastsoftmax: cross_entropy(x, t, return_grad=True), one pass per row
              torch:       the same forward with requires_grad, then loss.backward()
                           (log_softmax forward, nll, nll backward, log_softmax backward)
              floor:       fastsoftmax.softmax(x, axis=-1): the same passes and the same write
-                          (a little less: softmax needs no count of the max terms)
+                          on the exact kernels (softmax needs no count of the max terms)
   memcpy     np.copyto of x: one read and one write of the logits
 
 Threads: each count n in `--threads` (default 1 and the usable cores) gives one row per case,
