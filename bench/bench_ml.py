@@ -21,6 +21,8 @@ Ratio = competitor time / fastsoftmax time (> 1: fastsoftmax is faster).
              floor:       fastsoftmax.softmax(x, axis=-1): the same passes and the same write
                           on the exact kernels (softmax needs no count of the max terms)
   memcpy     np.copyto of x: one read and one write of the logits
+  vjp        softmax_grad(y, g) and log_softmax_grad(logp, g) against torch's backward
+             kernels (_softmax_backward_data, _log_softmax_backward_data) on one thread
 
 Threads: each count n in `--threads` (default 1 and the usable cores) gives one row per case,
 fastsoftmax limited to n OpenMP threads (threadpoolctl) and torch to n
@@ -141,6 +143,25 @@ def _same_as_one_thread(x, t, grad, n):
     return all(np.array_equal(a, b, equal_nan=True) for a, b in pairs)
 
 
+def vjp_rows(x, g, quick, repeat):
+    """softmax_grad / log_softmax_grad (serial C kernels) against torch's backward kernels
+    (torch._softmax_backward_data / _log_softmax_backward_data, one thread) on the same
+    arrays; memcpy as above."""
+    y = fastsoftmax.softmax(x, axis=-1)
+    lp = fastsoftmax.log_softmax(x, axis=-1)
+    fns = {"softmax_grad": lambda: fastsoftmax.softmax_grad(y, g),
+           "log_softmax_grad": lambda: fastsoftmax.log_softmax_grad(lp, g)}
+    if torch is not None:
+        ty, tlp, tg = torch.from_numpy(y), torch.from_numpy(lp), torch.from_numpy(g)
+        fns["torch softmax_grad"] = lambda: torch._softmax_backward_data(tg, ty, -1, ty.dtype)
+        fns["torch log_softmax_grad"] = lambda: torch._log_softmax_backward_data(tg, tlp, -1, tlp.dtype)
+    dst = np.empty_like(x)
+    fns["memcpy"] = lambda: np.copyto(dst, x)
+    contexts = {name: _on(1, "torch" if name.startswith("torch") else "fastsoftmax") for name in fns}
+    timed = time_calls(fns, 0.01 if quick else 0.05, repeat, contexts)
+    return {k: v for k, (v, _) in timed.items()}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="shorter loops (0.01 s)")
@@ -189,6 +210,22 @@ def main(argv=None):
     print()
     for note in notes:
         print(note)
+    print()
+    print("softmax_grad / log_softmax_grad (vector-Jacobian products given the forward output), "
+          "1 thread, against torch's backward kernels")
+    print()
+    print("| dtype | shape | function | fastsoftmax | torch(1) | torch/fs | memcpy | fs/memcpy |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
+    with single_threaded():
+        for dtype in args.dtypes:
+            x = (4 * rng.standard_normal((rows, classes))).astype(dtype)
+            g = rng.standard_normal((rows, classes)).astype(dtype)
+            times = vjp_rows(x, g, args.quick, args.repeat)
+            for func in ("softmax_grad", "log_softmax_grad"):
+                fs_t, th = times[func], times.get(f"torch {func}")
+                print(f"| {dtype} | ({rows}, {classes}) | {func} | {fs_t * 1e3:.3f} ms | "
+                      + (f"{th * 1e3:.3f} ms | {th / fs_t:.2f}x" if th else "n/a | n/a")
+                      + f" | {times['memcpy'] * 1e3:.3f} ms | {fs_t / times['memcpy']:.2f} |")
 
 
 if __name__ == "__main__":

@@ -105,6 +105,14 @@ typedef struct fsm_kernels {
     double (*row_wmax_f64)(const double *x, const double *w, fsm_int n);
     void (*row_wexpsum_f32)(const float *x, const float *w, fsm_int n, float m, double *rest, double *ties);
     void (*row_wexpsum_f64)(const double *x, const double *w, fsm_int n, double m, double *rest, double *ties);
+
+    /* Vector-Jacobian products given the forward output, one row (fsm_ml.h): softmax
+     * out = y (g - sum g y); log_softmax out = g - exp(logp) sum g, which returns 1 without
+     * writing when some logp > 0 (the caller's scalar code takes such rows). out may alias g. */
+    void (*row_softmax_vjp_f32)(const float *y, const float *g, float *out, fsm_int n);
+    void (*row_softmax_vjp_f64)(const double *y, const double *g, double *out, fsm_int n);
+    int (*row_log_softmax_vjp_f32)(const float *logp, const float *g, float *out, fsm_int n);
+    int (*row_log_softmax_vjp_f64)(const double *logp, const double *g, double *out, fsm_int n);
 } fsm_kernels;
 
 /* Reductions along columns take blocks of FSM_COL_BYTES of each row (256 float32 or 128

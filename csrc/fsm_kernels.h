@@ -135,4 +135,6 @@ const fsm_kernels FSM_CAT(fsm_kernels_, FSM_ISA_SUFFIX) = {
     FSM_BOTH(row_short),
     FSM_BOTH(row_wmax),
     FSM_BOTH(row_wexpsum),
+    FSM_BOTH(row_softmax_vjp),
+    FSM_BOTH(row_log_softmax_vjp),
 };

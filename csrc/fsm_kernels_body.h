@@ -695,3 +695,93 @@ static void K(col_pass)(const FSM_CAT(fsm_col_pass_, FTN) *p)
     FSM_FLAG_SWITCH(p->sum_y != NULL, p->ties != NULL, p->t != 1, FSM_COL_PASS_CALL);
 #undef FSM_COL_PASS_CALL
 }
+
+/* ------------------------------------------------------ vector-Jacobian products
+ * The backward passes of softmax and log_softmax given the forward output (fsm_ml.c), a
+ * row at a time: one pass for a sum in double, then one for the output, which may alias g.
+ * The sums go through the accumulators of the exp-and-sum pass (K(acc_add): widened to
+ * double for float32, Kahan lanes for float64), a block of FSM_SUM_BLOCK terms at a time. */
+
+/* sum_i a_i b_i (b NULL: sum_i a_i); products rounded in FT, two a step added in FT, as
+ * the exps are in K(expsum_chunk). With c non-NULL, also *cmax = the max of c (read in the
+ * same pass; a NaN in c may be missed). */
+FSM_INLINE double K(row_dot)(const FT *a, const FT *b, fsm_int n, const FT *c, FT *cmax)
+{
+    const vf64 zero = vf64_set1(0.0);
+    vf64 tot = zero, comp = zero;
+    VT m0 = V(set1)(-INFINITY), m1 = m0;
+    for (fsm_int b0 = 0; b0 < n; b0 += FSM_SUM_BLOCK) {
+        const fsm_int end = n - b0 > FSM_SUM_BLOCK ? b0 + FSM_SUM_BLOCK : n;
+        vf64 lo = zero, hi = zero;
+        fsm_int i = b0;
+        for (; i + 2 * VW <= end; i += 2 * VW) {
+            VT a0 = V(load)(a + i), a1 = V(load)(a + i + VW);
+            if (c) {
+                m0 = V(max)(m0, V(load)(c + i));
+                m1 = V(max)(m1, V(load)(c + i + VW));
+            }
+            if (b) {
+                a1 = V(mul)(a1, V(load)(b + i + VW));
+                a0 = V(fma)(a0, V(load)(b + i), a1);
+            } else {
+                a0 = V(add)(a0, a1);
+            }
+            K(acc_add)(&lo, &hi, a0);
+        }
+        for (; i < end; i += VW) {
+            const fsm_int k = end - i < VW ? end - i : VW;
+            VT a0 = K(load_k)(a + i, k, 0);
+            if (c) m0 = V(max)(m0, K(load_k)(c + i, k, -INFINITY));
+            if (b) a0 = V(mul)(a0, K(load_k)(b + i, k, 0));
+            K(acc_add)(&lo, &hi, a0);
+        }
+        K(acc_lanes)(&lo, &hi);
+        fsm_acc_flush(&tot, &comp, vf64_add(lo, hi));
+    }
+    if (c) *cmax = K(hmax)(V(max)(m0, m1));
+    return fsm_acc_total(tot, comp);
+}
+
+/* softmax: out = y (g - s), s = sum_i g_i y_i. g - s is taken against s as a pair
+ * s_hi + s_lo, exact where g and s_hi are close (Sterbenz), so the cancellation there costs
+ * no more than the rounding of s to double. */
+static void K(row_softmax_vjp)(const FT *y, const FT *g, FT *out, fsm_int n)
+{
+    const double s = K(row_dot)(g, y, n, NULL, NULL);
+    const FT s_hi = (FT)s, s_lo = (FT)(s - (double)s_hi);
+    const VT sh = V(set1)(s_hi), sl = V(set1)(s_lo);
+    for (fsm_int i = 0; i < n; i += VW) {
+        const fsm_int k = n - i < VW ? n - i : VW;
+        const VT d = V(sub)(V(sub)(K(load_k)(g + i, k, 0), sh), sl);
+        K(store_k)(out + i, k, V(mul)(d, K(load_k)(y + i, k, 0)));
+    }
+}
+
+/* log_softmax: out = g - exp(logp) s, s = sum_i g_i, exp by the kernels' own exp (logp <= 0
+ * is its domain). Returns 1, writing nothing, when some logp is above 0 (not a log
+ * probability: the caller takes the scalar route, with libm's exp, for any input). */
+static int K(row_log_softmax_vjp)(const FT *logp, const FT *g, FT *out, fsm_int n)
+{
+    FT mx = 0;
+    const double s = K(row_dot)(g, NULL, n, logp, &mx);
+    if (!(mx <= 0)) return 1; /* a NaN the max misses makes its exp NaN, as it should */
+    const FT s_hi = (FT)s, s_lo = (FT)(s - (double)s_hi);
+    const VT nsh = V(set1)(-s_hi), nsl = V(set1)(-s_lo), zero = V(set1)(0);
+    const K(temper_t) tc = K(temper_make)(1);
+    FT e_buf[FSM_EXP_CHUNK] FSM_ALIGNED;
+    vf64 unused_lo = vf64_set1(0.0), unused_hi = unused_lo;
+    V(count) unused_ties = V(count_zero)();
+    for (fsm_int c0 = 0; c0 < n; c0 += FSM_EXP_CHUNK) {
+        const fsm_int cn = n - c0 < FSM_EXP_CHUNK ? n - c0 : FSM_EXP_CHUNK;
+        /* exp(logp - 0) in the two loops of the exp-and-sum pass (its sum unused): logp - 0
+         * is exact, so the reduction without a low part loses nothing here */
+        K(expsum_chunk)(logp + c0, cn, zero, zero, &tc, e_buf, &unused_lo, &unused_hi, &unused_ties,
+                        1, 0, 0, 0);
+        for (fsm_int i = 0; i < cn; i += VW) {
+            const fsm_int k = cn - i < VW ? cn - i : VW;
+            const VT e = K(load_k)(e_buf + i, k, 0);
+            K(store_k)(out + c0 + i, k, V(fma)(e, nsl, V(fma)(e, nsh, K(load_k)(g + c0 + i, k, 0))));
+        }
+    }
+    return 0;
+}

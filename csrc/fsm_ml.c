@@ -267,28 +267,49 @@ int FSM_CAT(fsm_xent_prob_, FTN)(const fsm_kernels *k, const FT *x, fsm_int rows
     return 0;
 }
 
-int FSM_CAT(fsm_softmax_grad_, FTN)(const FT *y, const FT *g, FT *out, fsm_int rows, fsm_int n)
+/* one row of a VJP call (log: log_softmax_grad, y holding logp) */
+static void D(vjp_row)(const fsm_kernels *k, int log, const FT *y, const FT *g, FT *out, fsm_int n)
 {
-    for (fsm_int r = 0; r < rows; r++) {
-        const FT *yr = y + r * n, *gr = g + r * n;
-        FT *o = out + r * n;
-        double s = 0.0;
-        for (fsm_int i = 0; i < n; i++) s += (double)gr[i] * (double)yr[i];
-        for (fsm_int i = 0; i < n; i++) o[i] = (FT)(((double)gr[i] - s) * (double)yr[i]);
+    if (!log) {
+        KER(k, row_softmax_vjp)(y, g, out, n);
+        return;
     }
+    if (!KER(k, row_log_softmax_vjp)(y, g, out, n)) return;
+    /* a row with some logp > 0 (not log probabilities): libm's exp, for any value */
+    double s = 0.0;
+    for (fsm_int i = 0; i < n; i++) s += (double)g[i];
+    for (fsm_int i = 0; i < n; i++) out[i] = (FT)((double)g[i] - exp((double)y[i]) * s);
+}
+
+/* Rows are independent: split over threads as the softmax drivers split them (same
+ * threshold), with the same result bit for bit. */
+static int D(vjp_rows)(const fsm_kernels *k, int log, const FT *y, const FT *g, FT *out,
+                       fsm_int rows, fsm_int n, int threads)
+{
+#ifdef _OPENMP
+    if (threads > 1 && rows > 1 && (double)rows * (double)n >= FSM_PARALLEL_MIN_ELEMENTS) {
+        fsm_int r;
+#pragma omp parallel for schedule(static) num_threads(threads)
+        for (r = 0; r < rows; r++) D(vjp_row)(k, log, y + r * n, g + r * n, out + r * n, n);
+        return 0;
+    }
+#else
+    (void)threads;
+#endif
+    for (fsm_int r = 0; r < rows; r++) D(vjp_row)(k, log, y + r * n, g + r * n, out + r * n, n);
     return 0;
 }
 
-int FSM_CAT(fsm_log_softmax_grad_, FTN)(const FT *logp, const FT *g, FT *out, fsm_int rows, fsm_int n)
+int FSM_CAT(fsm_softmax_grad_, FTN)(const fsm_kernels *k, const FT *y, const FT *g, FT *out,
+                                    fsm_int rows, fsm_int n, int threads)
 {
-    for (fsm_int r = 0; r < rows; r++) {
-        const FT *lr = logp + r * n, *gr = g + r * n;
-        FT *o = out + r * n;
-        double s = 0.0;
-        for (fsm_int i = 0; i < n; i++) s += (double)gr[i];
-        for (fsm_int i = 0; i < n; i++) o[i] = (FT)((double)gr[i] - exp((double)lr[i]) * s);
-    }
-    return 0;
+    return D(vjp_rows)(k, 0, y, g, out, rows, n, threads);
+}
+
+int FSM_CAT(fsm_log_softmax_grad_, FTN)(const fsm_kernels *k, const FT *logp, const FT *g, FT *out,
+                                        fsm_int rows, fsm_int n, int threads)
+{
+    return D(vjp_rows)(k, 1, logp, g, out, rows, n, threads);
 }
 
 int FSM_CAT(fsm_bce_logits_, FTN)(const FT *x, const FT *t, const FT *weight,

@@ -61,14 +61,19 @@ int fsm_xent_prob_f64(const fsm_kernels *k, const double *x, fsm_int rows, fsm_i
                       const double *target, const double *weight, double smoothing,
                       int reduction, double *loss, double *total, double *grad, int threads);
 
-/* Vector-Jacobian products given the forward output, rows of n contiguous elements:
+/* Vector-Jacobian products given the forward output, rows of n contiguous elements, by the
+ * kernels of k (row_softmax_vjp, row_log_softmax_vjp):
  *   softmax:      out = y * (g - sum(g * y))
- *   log_softmax:  out = g - exp(logp) * sum(g)
- * Sums in double. out may alias g. */
-int fsm_softmax_grad_f32(const float *y, const float *g, float *out, fsm_int rows, fsm_int n);
-int fsm_softmax_grad_f64(const double *y, const double *g, double *out, fsm_int rows, fsm_int n);
-int fsm_log_softmax_grad_f32(const float *logp, const float *g, float *out, fsm_int rows, fsm_int n);
-int fsm_log_softmax_grad_f64(const double *logp, const double *g, double *out, fsm_int rows, fsm_int n);
+ *   log_softmax:  out = g - exp(logp) * sum(g)   (rows with some logp > 0: libm's exp)
+ * Sums in double. out may alias g. threads as for cross-entropy (results do not depend on it). */
+int fsm_softmax_grad_f32(const fsm_kernels *k, const float *y, const float *g, float *out,
+                         fsm_int rows, fsm_int n, int threads);
+int fsm_softmax_grad_f64(const fsm_kernels *k, const double *y, const double *g, double *out,
+                         fsm_int rows, fsm_int n, int threads);
+int fsm_log_softmax_grad_f32(const fsm_kernels *k, const float *logp, const float *g, float *out,
+                             fsm_int rows, fsm_int n, int threads);
+int fsm_log_softmax_grad_f64(const fsm_kernels *k, const double *logp, const double *g, double *out,
+                             fsm_int rows, fsm_int n, int threads);
 
 /* Binary cross-entropy with logits over n contiguous elements (PyTorch's formula):
  *   loss = w * ((1 - t) * x - lw * log_sigmoid(x)),  lw = 1 + (pw - 1) * t,

@@ -446,6 +446,43 @@ def test_softmax_log_softmax_grad_finite_differences():
     np.testing.assert_allclose(log_softmax_grad(fs.log_softmax(x, axis=1), -onehot), gx, atol=1e-15)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_vjp_kernels_every_path(dtype, restore_isa):
+    """softmax_grad and log_softmax_grad (the row_*_vjp kernels) on every ISA path against
+    the formulas in extended precision, on rows of many lengths (vector tails, chunks of
+    256, sum blocks of 1024), with -inf log-probabilities (exp 0) and rows of
+    log_softmax_grad that are not log-probabilities (entries > 0: the scalar route)."""
+    from fastsoftmax import _core
+
+    rng = _rng(21)
+    eps = float(np.finfo(dtype).eps)
+    ld = np.longdouble
+    for n in (1, 3, 8, 9, 17, 255, 257, 1025, 2100):
+        x = (3 * rng.standard_normal((4, n))).astype(dtype)
+        g = rng.standard_normal((4, n)).astype(dtype)
+        y = fs.softmax(x, axis=-1)
+        lp = fs.log_softmax(x, axis=-1)
+        lp[1, ::3] = -np.inf
+        lp[2, n // 2] = 0.75  # row 2: not log-probabilities
+        lp[3, :] = rng.uniform(-30, 0, n).astype(dtype)  # any values <= 0
+        gl, yl, lpl = g.astype(ld), y.astype(ld), lp.astype(ld)
+        s = np.sum(gl * yl, axis=-1, keepdims=True)
+        ref_s = yl * (gl - s)
+        tol_s = 8 * eps * np.abs(yl) * (np.abs(gl) + np.abs(s) + np.sum(np.abs(gl * yl), axis=-1, keepdims=True))
+        e = np.exp(lpl)
+        sg = np.sum(gl, axis=-1, keepdims=True)
+        ref_l = gl - e * sg
+        tol_l = 8 * eps * (np.abs(gl) + e * (np.abs(sg) + np.sum(np.abs(gl), axis=-1, keepdims=True)))
+        for name, supported in ((m, ok) for m, _, ok in _core.isa_table()):
+            if not supported:
+                continue
+            _core.set_isa(name)
+            got = softmax_grad(y, g).astype(ld)
+            assert np.all(np.abs(got - ref_s) <= tol_s + np.finfo(dtype).tiny), (name, n)
+            got = log_softmax_grad(lp, g).astype(ld)
+            assert np.all(np.abs(got - ref_l) <= tol_l + np.finfo(dtype).tiny), (name, n)
+
+
 def test_vjp_inputs():
     y = fs.softmax([1.0, 2.0])
     assert softmax_grad(y, [1, 0]).dtype == np.float64

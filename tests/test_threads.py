@@ -24,7 +24,10 @@ CASES = [
 
 
 def _run_all(x, axis):
-    return [softmax(x, axis=axis), log_softmax(x, axis=axis), logsumexp(x, axis=axis)]
+    g = np.cos(np.arange(x.size, dtype=x.dtype)).reshape(x.shape)
+    y, lp = softmax(x, axis=axis), log_softmax(x, axis=axis)
+    return [y, lp, logsumexp(x, axis=axis),
+            fastsoftmax.softmax_grad(y, g, axis=axis), fastsoftmax.log_softmax_grad(lp, g, axis=axis)]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)

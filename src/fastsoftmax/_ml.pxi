@@ -23,10 +23,10 @@ cdef extern from "fsm_ml.h" nogil:
     int fsm_xent_prob_f64(const fsm_kernels *k, const double *x, fsm_int rows, fsm_int C,
                           const double *target, const double *weight, double smoothing,
                           int reduction, double *loss, double *total, double *grad, int threads)
-    int fsm_softmax_grad_f32(const float *y, const float *g, float *out, fsm_int rows, fsm_int n)
-    int fsm_softmax_grad_f64(const double *y, const double *g, double *out, fsm_int rows, fsm_int n)
-    int fsm_log_softmax_grad_f32(const float *logp, const float *g, float *out, fsm_int rows, fsm_int n)
-    int fsm_log_softmax_grad_f64(const double *logp, const double *g, double *out, fsm_int rows, fsm_int n)
+    int fsm_softmax_grad_f32(const fsm_kernels *k, const float *y, const float *g, float *out, fsm_int rows, fsm_int n, int threads)
+    int fsm_softmax_grad_f64(const fsm_kernels *k, const double *y, const double *g, double *out, fsm_int rows, fsm_int n, int threads)
+    int fsm_log_softmax_grad_f32(const fsm_kernels *k, const float *logp, const float *g, float *out, fsm_int rows, fsm_int n, int threads)
+    int fsm_log_softmax_grad_f64(const fsm_kernels *k, const double *logp, const double *g, double *out, fsm_int rows, fsm_int n, int threads)
     int fsm_bce_logits_f32(const float *x, const float *t, const float *weight,
                            const float *pos_weight, fsm_int n, float *loss, double *total)
     int fsm_bce_logits_f64(const double *x, const double *t, const double *weight,
@@ -159,17 +159,21 @@ def softmax_vjp(cnp.ndarray y, cnp.ndarray g, cnp.ndarray out, bint log):
     cdef char *yp = cnp.PyArray_BYTES(y)
     cdef char *gp = cnp.PyArray_BYTES(g)
     cdef char *op = cnp.PyArray_BYTES(out)
-    with nogil:
-        if typenum == cnp.NPY_FLOAT32:
-            if log:
-                fsm_log_softmax_grad_f32(<const float *>yp, <const float *>gp, <float *>op, rows, n)
+    cdef int threads = _enter()
+    try:
+        with nogil:
+            if typenum == cnp.NPY_FLOAT32:
+                if log:
+                    fsm_log_softmax_grad_f32(_active, <const float *>yp, <const float *>gp, <float *>op, rows, n, threads)
+                else:
+                    fsm_softmax_grad_f32(_active, <const float *>yp, <const float *>gp, <float *>op, rows, n, threads)
             else:
-                fsm_softmax_grad_f32(<const float *>yp, <const float *>gp, <float *>op, rows, n)
-        else:
-            if log:
-                fsm_log_softmax_grad_f64(<const double *>yp, <const double *>gp, <double *>op, rows, n)
-            else:
-                fsm_softmax_grad_f64(<const double *>yp, <const double *>gp, <double *>op, rows, n)
+                if log:
+                    fsm_log_softmax_grad_f64(_active, <const double *>yp, <const double *>gp, <double *>op, rows, n, threads)
+                else:
+                    fsm_softmax_grad_f64(_active, <const double *>yp, <const double *>gp, <double *>op, rows, n, threads)
+    finally:
+        _leave()
     return out
 
 

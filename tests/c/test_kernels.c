@@ -605,6 +605,77 @@ static void ml_expsum_checks(void)
     }
 }
 
+/* row_softmax_vjp and row_log_softmax_vjp against the formulas in long double, within
+ * 8 eps of the magnitudes involved (tests/test_ml.py uses the same bound); rows of
+ * log-probabilities, with -inf entries, and a row with an entry > 0 (the kernel must
+ * refuse it: return 1). */
+static void vjp_checks(void)
+{
+    static const fsm_int lengths[] = {1, 2, 5, 8, 9, 16, 17, 33, 255, 257, 1000, 1025, 2049};
+    char what[200];
+    for (int t = -1; t < N_TEST_ISAS; t++) {
+        const fsm_kernels *k = fsm_isa_kernels(t < 0 ? FSM_ISA_SCALAR : FSM_TEST_ISAS[t]);
+        if (!k || (t >= 0 && k == fsm_isa_kernels(FSM_ISA_SCALAR))) continue;
+        double worst = 0;
+        int refused = 1;
+        for (size_t li = 0; li < sizeof lengths / sizeof lengths[0]; li++) {
+            const fsm_int n = lengths[li];
+            static float yf[2049], gf[2049], lf[2049], of[2049];
+            static double yd[2049], gd[2049], ldd[2049], od[2049];
+            ld sy = 0, sg = 0, sa = 0, sga = 0;
+            double big = 0;
+            for (fsm_int i = 0; i < n; i++) {
+                ldd[i] = rng_range(-30, 0);
+                if (i % 7 == 3) ldd[i] = -INFINITY;
+                lf[i] = (float)ldd[i], ldd[i] = lf[i];
+                yd[i] = rng_range(0, 1), yf[i] = (float)yd[i], yd[i] = yf[i];
+                gd[i] = rng_range(-2, 2), gf[i] = (float)gd[i], gd[i] = gf[i];
+                sy += (ld)gd[i] * yd[i], sa += fabsl((ld)gd[i] * yd[i]);
+                sg += gd[i], sga += fabs(gd[i]);
+            }
+            for (int dt = 0; dt < 2; dt++) {
+                const double eps = dt ? 0x1p-52 : 0x1p-23;
+                if (dt) k->row_softmax_vjp_f64(yd, gd, od, n);
+                else k->row_softmax_vjp_f32(yf, gf, of, n);
+                for (fsm_int i = 0; i < n; i++) {
+                    const ld ref = (ld)yd[i] * ((ld)gd[i] - sy);
+                    const double got = dt ? od[i] : of[i];
+                    const double tol = 8 * eps * (double)(fabsl((ld)yd[i]) * (fabsl((ld)gd[i]) + fabsl(sy) + sa)) + 1e-300;
+                    big = fmax(big, (double)fabsl((ld)got - ref) / tol);
+                }
+                const int rc = dt ? k->row_log_softmax_vjp_f64(ldd, gd, od, n)
+                                  : k->row_log_softmax_vjp_f32(lf, gf, of, n);
+                refused &= rc == 0;
+                for (fsm_int i = 0; i < n; i++) {
+                    const ld e = expl((ld)ldd[i]), ref = (ld)gd[i] - e * sg;
+                    const double got = dt ? od[i] : of[i];
+                    const double tol = 8 * eps * (double)(fabsl((ld)gd[i]) + e * (fabsl(sg) + sga)) + 1e-300;
+                    big = fmax(big, (double)fabsl((ld)got - ref) / tol);
+                }
+                /* an entry > 0: refused, nothing written */
+                if (dt) {
+                    const double keep = ldd[n / 2];
+                    ldd[n / 2] = 0.5;
+                    od[0] = 12345.0;
+                    refused &= k->row_log_softmax_vjp_f64(ldd, gd, od, n) == 1 && od[0] == 12345.0;
+                    ldd[n / 2] = keep;
+                } else {
+                    const float keep = lf[n / 2];
+                    lf[n / 2] = 0.5f;
+                    of[0] = 12345.0f;
+                    refused &= k->row_log_softmax_vjp_f32(lf, gf, of, n) == 1 && of[0] == 12345.0f;
+                    lf[n / 2] = keep;
+                }
+            }
+            worst = fmax(worst, big);
+        }
+        snprintf(what, sizeof what, "%s: softmax / log_softmax VJPs within 8 eps of their terms "
+                 "(worst %.2f of the bound), rows with logp > 0 refused", k->name, worst);
+        check(worst <= 1 && refused, what);
+        if (verbose) printf("%s\n", what);
+    }
+}
+
 static void dispatch_checks(const char *expect_best)
 {
     char what[160];
@@ -659,6 +730,7 @@ int main(int argc, char **argv)
     exact_checks();
     extra_kernel_checks();
     ml_expsum_checks();
+    vjp_checks();
 
     fsm_int lengths[64];
     int nl = 0;
