@@ -768,18 +768,20 @@ static int K(row_log_softmax_vjp)(const FT *logp, const FT *g, FT *out, fsm_int 
     const FT s_hi = (FT)s, s_lo = (FT)(s - (double)s_hi);
     const VT nsh = V(set1)(-s_hi), nsl = V(set1)(-s_lo), zero = V(set1)(0);
     const K(temper_t) tc = K(temper_make)(1);
-    FT e_buf[FSM_EXP_CHUNK] FSM_ALIGNED;
-    vf64 unused_lo = vf64_set1(0.0), unused_hi = unused_lo;
-    V(count) unused_ties = V(count_zero)();
+    FT r_buf[FSM_EXP_CHUNK] FSM_ALIGNED, s_buf[FSM_EXP_CHUNK] FSM_ALIGNED;
+    V(count) unused_ties;
     for (fsm_int c0 = 0; c0 < n; c0 += FSM_EXP_CHUNK) {
         const fsm_int cn = n - c0 < FSM_EXP_CHUNK ? n - c0 : FSM_EXP_CHUNK;
-        /* exp(logp - 0) in the two loops of the exp-and-sum pass (its sum unused): logp - 0
-         * is exact, so the reduction without a low part loses nothing here */
-        K(expsum_chunk)(logp + c0, cn, zero, zero, &tc, e_buf, &unused_lo, &unused_hi, &unused_ties,
-                        1, 0, 0, 0);
+        /* exp(logp) in the two loops of the exp-and-sum pass (K(expsum_chunk)), the second
+         * one writing g - e s instead of summing: logp - 0 is exact, so the reduction
+         * without a low part (exact = 0) loses nothing here */
+        for (fsm_int i = 0; i < cn; i += VW)
+            K(exp_args)(K(load_k)(logp + c0 + i, cn - i < VW ? cn - i : VW, 0), zero, zero, &tc,
+                        r_buf + i, s_buf + i, NULL, &unused_ties, 0, 0, 0, 0);
         for (fsm_int i = 0; i < cn; i += VW) {
             const fsm_int k = cn - i < VW ? cn - i : VW;
-            const VT e = K(load_k)(e_buf + i, k, 0);
+            VT term; /* = e, what a sum would take */
+            const VT e = K(exp_term)(r_buf + i, s_buf + i, NULL, &term, 0, 0);
             K(store_k)(out + c0 + i, k, V(fma)(e, nsl, V(fma)(e, nsh, K(load_k)(g + c0 + i, k, 0))));
         }
     }
