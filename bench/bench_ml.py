@@ -21,8 +21,9 @@ Ratio = competitor time / fastsoftmax time (> 1: fastsoftmax is faster).
              floor:       fastsoftmax.softmax(x, axis=-1): the same passes and the same write
                           on the exact kernels (softmax needs no count of the max terms)
   memcpy     np.copyto of x: one read and one write of the logits
-  vjp        softmax_grad(y, g) and log_softmax_grad(logp, g) against torch's backward
-             kernels (_softmax_backward_data, _log_softmax_backward_data) on one thread
+  vjp, bce   softmax_grad(y, g) and log_softmax_grad(logp, g) against torch's backward
+             kernels (_softmax_backward_data, _log_softmax_backward_data), and
+             binary_cross_entropy_with_logits(x, t) against torch's, on one thread
 
 Threads: each count n in `--threads` (default 1 and the usable cores) gives one row per case,
 fastsoftmax limited to n OpenMP threads (threadpoolctl) and torch to n
@@ -143,18 +144,22 @@ def _same_as_one_thread(x, t, grad, n):
     return all(np.array_equal(a, b, equal_nan=True) for a, b in pairs)
 
 
-def vjp_rows(x, g, quick, repeat):
-    """softmax_grad / log_softmax_grad (serial C kernels) against torch's backward kernels
-    (torch._softmax_backward_data / _log_softmax_backward_data, one thread) on the same
+def other_rows(x, g, tb, quick, repeat):
+    """softmax_grad / log_softmax_grad against torch's backward kernels
+    (torch._softmax_backward_data / _log_softmax_backward_data), and
+    binary_cross_entropy_with_logits (mean) against torch's, all on one thread and the same
     arrays; memcpy as above."""
     y = fastsoftmax.softmax(x, axis=-1)
     lp = fastsoftmax.log_softmax(x, axis=-1)
     fns = {"softmax_grad": lambda: fastsoftmax.softmax_grad(y, g),
-           "log_softmax_grad": lambda: fastsoftmax.log_softmax_grad(lp, g)}
+           "log_softmax_grad": lambda: fastsoftmax.log_softmax_grad(lp, g),
+           "bce_with_logits": lambda: fastsoftmax.binary_cross_entropy_with_logits(x, tb)}
     if torch is not None:
         ty, tlp, tg = torch.from_numpy(y), torch.from_numpy(lp), torch.from_numpy(g)
+        tx, ttb = torch.from_numpy(x), torch.from_numpy(tb)
         fns["torch softmax_grad"] = lambda: torch._softmax_backward_data(tg, ty, -1, ty.dtype)
         fns["torch log_softmax_grad"] = lambda: torch._log_softmax_backward_data(tg, tlp, -1, tlp.dtype)
+        fns["torch bce_with_logits"] = lambda: F.binary_cross_entropy_with_logits(tx, ttb)
     dst = np.empty_like(x)
     fns["memcpy"] = lambda: np.copyto(dst, x)
     contexts = {name: _on(1, "torch" if name.startswith("torch") else "fastsoftmax") for name in fns}
@@ -211,8 +216,9 @@ def main(argv=None):
     for note in notes:
         print(note)
     print()
-    print("softmax_grad / log_softmax_grad (vector-Jacobian products given the forward output), "
-          "1 thread, against torch's backward kernels")
+    print("softmax_grad / log_softmax_grad (vector-Jacobian products given the forward output) "
+          "against torch's backward kernels, and binary_cross_entropy_with_logits (mean, targets "
+          "0/1) against torch's, 1 thread")
     print()
     print("| dtype | shape | function | fastsoftmax | torch(1) | torch/fs | memcpy | fs/memcpy |")
     print("|---|---|---|---:|---:|---:|---:|---:|")
@@ -220,8 +226,9 @@ def main(argv=None):
         for dtype in args.dtypes:
             x = (4 * rng.standard_normal((rows, classes))).astype(dtype)
             g = rng.standard_normal((rows, classes)).astype(dtype)
-            times = vjp_rows(x, g, args.quick, args.repeat)
-            for func in ("softmax_grad", "log_softmax_grad"):
+            tb = (rng.random((rows, classes)) < 0.3).astype(dtype)
+            times = other_rows(x, g, tb, args.quick, args.repeat)
+            for func in ("softmax_grad", "log_softmax_grad", "bce_with_logits"):
                 fs_t, th = times[func], times.get(f"torch {func}")
                 print(f"| {dtype} | ({rows}, {classes}) | {func} | {fs_t * 1e3:.3f} ms | "
                       + (f"{th * 1e3:.3f} ms | {th / fs_t:.2f}x" if th else "n/a | n/a")

@@ -113,6 +113,11 @@ typedef struct fsm_kernels {
     void (*row_softmax_vjp_f64)(const double *y, const double *g, double *out, fsm_int n);
     int (*row_log_softmax_vjp_f32)(const float *logp, const float *g, float *out, fsm_int n);
     int (*row_log_softmax_vjp_f64)(const double *logp, const double *g, double *out, fsm_int n);
+
+    /* Binary cross-entropy with logits over n elements (fsm_ml.h's formula): per-element
+     * losses to loss (NULL: not stored), their sum returned; w, pw NULL for none. */
+    double (*row_bce_f32)(const float *x, const float *t, const float *w, const float *pw, fsm_int n, float *loss);
+    double (*row_bce_f64)(const double *x, const double *t, const double *w, const double *pw, fsm_int n, double *loss);
 } fsm_kernels;
 
 /* Reductions along columns take blocks of FSM_COL_BYTES of each row (256 float32 or 128

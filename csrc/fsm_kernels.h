@@ -137,4 +137,5 @@ const fsm_kernels FSM_CAT(fsm_kernels_, FSM_ISA_SUFFIX) = {
     FSM_BOTH(row_wexpsum),
     FSM_BOTH(row_softmax_vjp),
     FSM_BOTH(row_log_softmax_vjp),
+    FSM_BOTH(row_bce),
 };

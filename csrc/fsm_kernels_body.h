@@ -787,3 +787,45 @@ static int K(row_log_softmax_vjp)(const FT *logp, const FT *g, FT *out, fsm_int 
     }
     return 0;
 }
+
+/* ------------------------------------------------- binary cross-entropy with logits
+ * PyTorch's formula, lane-wise (fsm_ml.h): loss = w ((1 - t) x - lw log_sigmoid(x)),
+ * lw = 1 + (pw - 1) t, log_sigmoid(x) = min(x, 0) - log1p(exp(-|x|)), exp by the kernels'
+ * exp (its argument -|x| <= 0 is exact: no low part) and log1p by K(log1p_unit). w, pw
+ * NULL for none; loss NULL to keep only the sum, which is returned (in double, as the sums
+ * of the exp-and-sum pass). NaN and infinities come out as in the scalar formula. */
+static double K(row_bce)(const FT *x, const FT *t, const FT *w, const FT *pw, fsm_int n, FT *loss)
+{
+    const vf64 vzero = vf64_set1(0.0);
+    vf64 tot = vzero, comp = vzero;
+    const VT zero = V(set1)(0), one = V(set1)(1);
+    for (fsm_int b0 = 0; b0 < n; b0 += FSM_SUM_BLOCK) {
+        const fsm_int end = n - b0 > FSM_SUM_BLOCK ? b0 + FSM_SUM_BLOCK : n;
+        vf64 lo = vzero, hi = vzero;
+        for (fsm_int i = b0; i < end; i += VW) {
+            const fsm_int k = end - i < VW ? end - i : VW;
+            const VT xv = K(load_k)(x + i, k, 0), tv = K(load_k)(t + i, k, 0);
+            const VT neg_x = V(sub)(zero, xv);
+            const VT neg_abs = V(sub)(zero, V(max)(xv, neg_x)); /* -|x|; NaN stays NaN */
+            VT r, s;
+            K(exp_reduce_fast)(neg_abs, &r, &s);
+            /* min(x, 0) as -max(0, -x): NaN and -inf come through */
+            VT ls = V(sub)(V(sub)(zero, V(max)(zero, neg_x)), K(log1p_unit)(K(exp_finish)(r, s)));
+            if (pw) ls = V(mul)(ls, V(fma)(V(sub)(K(load_k)(pw + i, k, 1), one), tv, one));
+            VT l = V(sub)(V(mul)(V(sub)(one, tv), xv), ls);
+            if (w) l = V(mul)(l, K(load_k)(w + i, k, 1));
+            if (loss) K(store_k)(loss + i, k, l);
+            /* the padded lanes of a partial vector: x = t = 0 gives log 2, not summed */
+            if (k < VW) {
+                FT buf[VW];
+                V(store)(buf, l);
+                for (fsm_int j = k; j < VW; j++) buf[j] = 0;
+                l = V(load)(buf);
+            }
+            K(acc_add)(&lo, &hi, l);
+        }
+        K(acc_lanes)(&lo, &hi);
+        fsm_acc_flush(&tot, &comp, vf64_add(lo, hi));
+    }
+    return fsm_acc_total(tot, comp);
+}

@@ -312,20 +312,10 @@ int FSM_CAT(fsm_log_softmax_grad_, FTN)(const fsm_kernels *k, const FT *logp, co
     return D(vjp_rows)(k, 1, logp, g, out, rows, n, threads);
 }
 
-int FSM_CAT(fsm_bce_logits_, FTN)(const FT *x, const FT *t, const FT *weight,
+int FSM_CAT(fsm_bce_logits_, FTN)(const fsm_kernels *k, const FT *x, const FT *t, const FT *weight,
                                   const FT *pos_weight, fsm_int n, FT *loss, double *total)
 {
-    double acc = 0.0;
-    for (fsm_int i = 0; i < n; i++) {
-        const double xi = (double)x[i], ti = (double)t[i];
-        double ls = (xi < 0.0 ? xi : 0.0) - log1p(exp(-fabs(xi))); /* log_sigmoid(x) */
-        if (xi != xi) ls = xi;
-        if (pos_weight) ls *= ((double)pos_weight[i] - 1.0) * ti + 1.0;
-        double l = (1.0 - ti) * xi - ls;
-        if (weight) l *= (double)weight[i];
-        if (loss) loss[i] = (FT)l;
-        acc += l;
-    }
+    const double acc = KER(k, row_bce)(x, t, weight, pos_weight, n, loss);
     if (total) *total = acc;
     return 0;
 }

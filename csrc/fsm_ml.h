@@ -75,14 +75,15 @@ int fsm_log_softmax_grad_f32(const fsm_kernels *k, const float *logp, const floa
 int fsm_log_softmax_grad_f64(const fsm_kernels *k, const double *logp, const double *g, double *out,
                              fsm_int rows, fsm_int n, int threads);
 
-/* Binary cross-entropy with logits over n contiguous elements (PyTorch's formula):
+/* Binary cross-entropy with logits over n contiguous elements (PyTorch's formula), by the
+ * kernel row_bce of k (float32 in float32 arithmetic, its own exp and log1p; fsm_exp.h):
  *   loss = w * ((1 - t) * x - lw * log_sigmoid(x)),  lw = 1 + (pw - 1) * t,
  *   log_sigmoid(x) = min(x, 0) - log1p(exp(-|x|))       (stable for any |x|)
  * weight, pos_weight: n elements each (already broadcast), or NULL.
  * loss: per-element losses or NULL; *total: their sum (double), when total is non-NULL. */
-int fsm_bce_logits_f32(const float *x, const float *t, const float *weight,
+int fsm_bce_logits_f32(const fsm_kernels *k, const float *x, const float *t, const float *weight,
                        const float *pos_weight, fsm_int n, float *loss, double *total);
-int fsm_bce_logits_f64(const double *x, const double *t, const double *weight,
+int fsm_bce_logits_f64(const fsm_kernels *k, const double *x, const double *t, const double *weight,
                        const double *pos_weight, fsm_int n, double *loss, double *total);
 
 #ifdef __cplusplus

@@ -29,6 +29,7 @@ static inline vf32 vf32_set1(float a) { return _mm256_set1_ps(a); }
 static inline vf32 vf32_add(vf32 a, vf32 b) { return _mm256_add_ps(a, b); }
 static inline vf32 vf32_sub(vf32 a, vf32 b) { return _mm256_sub_ps(a, b); }
 static inline vf32 vf32_mul(vf32 a, vf32 b) { return _mm256_mul_ps(a, b); }
+static inline vf32 vf32_div(vf32 a, vf32 b) { return _mm256_div_ps(a, b); }
 static inline vf32 vf32_fma(vf32 a, vf32 b, vf32 c) { return _mm256_fmadd_ps(a, b, c); }
 static inline vf32 vf32_max(vf32 a, vf32 b) { return _mm256_max_ps(a, b); }
 static inline vf32_mask vf32_eq(vf32 a, vf32 b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
@@ -79,6 +80,7 @@ static inline vf64 vf64_set1(double a) { return _mm256_set1_pd(a); }
 static inline vf64 vf64_add(vf64 a, vf64 b) { return _mm256_add_pd(a, b); }
 static inline vf64 vf64_sub(vf64 a, vf64 b) { return _mm256_sub_pd(a, b); }
 static inline vf64 vf64_mul(vf64 a, vf64 b) { return _mm256_mul_pd(a, b); }
+static inline vf64 vf64_div(vf64 a, vf64 b) { return _mm256_div_pd(a, b); }
 static inline vf64 vf64_fma(vf64 a, vf64 b, vf64 c) { return _mm256_fmadd_pd(a, b, c); }
 static inline vf64 vf64_max(vf64 a, vf64 b) { return _mm256_max_pd(a, b); }
 static inline vf64_mask vf64_eq(vf64 a, vf64 b) { return _mm256_cmp_pd(a, b, _CMP_EQ_OQ); }

@@ -22,6 +22,7 @@ static inline vf32 vf32_set1(float a) { return vdupq_n_f32(a); }
 static inline vf32 vf32_add(vf32 a, vf32 b) { return vaddq_f32(a, b); }
 static inline vf32 vf32_sub(vf32 a, vf32 b) { return vsubq_f32(a, b); }
 static inline vf32 vf32_mul(vf32 a, vf32 b) { return vmulq_f32(a, b); }
+static inline vf32 vf32_div(vf32 a, vf32 b) { return vdivq_f32(a, b); }
 static inline vf32 vf32_fma(vf32 a, vf32 b, vf32 c) { return vfmaq_f32(c, a, b); }
 static inline vf32 vf32_max(vf32 a, vf32 b) { return vmaxq_f32(a, b); }
 static inline vf32_mask vf32_eq(vf32 a, vf32 b) { return vceqq_f32(a, b); }
@@ -52,6 +53,7 @@ static inline vf64 vf64_set1(double a) { return vdupq_n_f64(a); }
 static inline vf64 vf64_add(vf64 a, vf64 b) { return vaddq_f64(a, b); }
 static inline vf64 vf64_sub(vf64 a, vf64 b) { return vsubq_f64(a, b); }
 static inline vf64 vf64_mul(vf64 a, vf64 b) { return vmulq_f64(a, b); }
+static inline vf64 vf64_div(vf64 a, vf64 b) { return vdivq_f64(a, b); }
 static inline vf64 vf64_fma(vf64 a, vf64 b, vf64 c) { return vfmaq_f64(c, a, b); }
 static inline vf64 vf64_max(vf64 a, vf64 b) { return vmaxq_f64(a, b); }
 static inline vf64_mask vf64_eq(vf64 a, vf64 b) { return vceqq_f64(a, b); }

@@ -6,6 +6,7 @@
  *   vT_mask         the result of a lane-wise comparison
  *   vT_count        per-lane integer counters (ties to the row max)
  *   load/store      unaligned, VT_W lanes
+ *   div(a, b)       a / b, correctly rounded
  *   fma(a, b, c)    a*b + c, fused on ISAs that have FMA, two roundings elsewhere
  *                   (the kernels' constants are chosen so both are accurate: fsm_exp.h)
  *   max             lane max; NaN handling is not relied on (see fsm_kernels.h)
@@ -39,6 +40,7 @@ typedef int64_t vf64_count;
     static inline v##T v##T##_add(v##T a, v##T b) { return a + b; }                         \
     static inline v##T v##T##_sub(v##T a, v##T b) { return a - b; }                         \
     static inline v##T v##T##_mul(v##T a, v##T b) { return a * b; }                         \
+    static inline v##T v##T##_div(v##T a, v##T b) { return a / b; }                         \
     static inline v##T v##T##_fma(v##T a, v##T b, v##T c) { return a * b + c; }             \
     static inline v##T v##T##_max(v##T a, v##T b) { return a > b ? a : b; }                 \
     static inline v##T##_mask v##T##_eq(v##T a, v##T b) { return a == b; }                  \

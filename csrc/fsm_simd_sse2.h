@@ -23,6 +23,7 @@ static inline vf32 vf32_set1(float a) { return _mm_set1_ps(a); }
 static inline vf32 vf32_add(vf32 a, vf32 b) { return _mm_add_ps(a, b); }
 static inline vf32 vf32_sub(vf32 a, vf32 b) { return _mm_sub_ps(a, b); }
 static inline vf32 vf32_mul(vf32 a, vf32 b) { return _mm_mul_ps(a, b); }
+static inline vf32 vf32_div(vf32 a, vf32 b) { return _mm_div_ps(a, b); }
 static inline vf32 vf32_fma(vf32 a, vf32 b, vf32 c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
 static inline vf32 vf32_max(vf32 a, vf32 b) { return _mm_max_ps(a, b); }
 static inline vf32_mask vf32_eq(vf32 a, vf32 b) { return _mm_cmpeq_ps(a, b); }
@@ -47,6 +48,7 @@ static inline vf64 vf64_set1(double a) { return _mm_set1_pd(a); }
 static inline vf64 vf64_add(vf64 a, vf64 b) { return _mm_add_pd(a, b); }
 static inline vf64 vf64_sub(vf64 a, vf64 b) { return _mm_sub_pd(a, b); }
 static inline vf64 vf64_mul(vf64 a, vf64 b) { return _mm_mul_pd(a, b); }
+static inline vf64 vf64_div(vf64 a, vf64 b) { return _mm_div_pd(a, b); }
 static inline vf64 vf64_fma(vf64 a, vf64 b, vf64 c) { return _mm_add_pd(_mm_mul_pd(a, b), c); }
 static inline vf64 vf64_max(vf64 a, vf64 b) { return _mm_max_pd(a, b); }
 static inline vf64_mask vf64_eq(vf64 a, vf64 b) { return _mm_cmpeq_pd(a, b); }

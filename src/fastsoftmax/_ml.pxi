@@ -27,9 +27,9 @@ cdef extern from "fsm_ml.h" nogil:
     int fsm_softmax_grad_f64(const fsm_kernels *k, const double *y, const double *g, double *out, fsm_int rows, fsm_int n, int threads)
     int fsm_log_softmax_grad_f32(const fsm_kernels *k, const float *logp, const float *g, float *out, fsm_int rows, fsm_int n, int threads)
     int fsm_log_softmax_grad_f64(const fsm_kernels *k, const double *logp, const double *g, double *out, fsm_int rows, fsm_int n, int threads)
-    int fsm_bce_logits_f32(const float *x, const float *t, const float *weight,
+    int fsm_bce_logits_f32(const fsm_kernels *k, const float *x, const float *t, const float *weight,
                            const float *pos_weight, fsm_int n, float *loss, double *total)
-    int fsm_bce_logits_f64(const double *x, const double *t, const double *weight,
+    int fsm_bce_logits_f64(const fsm_kernels *k, const double *x, const double *t, const double *weight,
                            const double *pos_weight, fsm_int n, double *loss, double *total)
 
 REDUCE_NONE = FSM_REDUCE_NONE
@@ -201,9 +201,9 @@ def bce_logits(cnp.ndarray x, cnp.ndarray t, object weight, object pos_weight, o
     cdef char *lp = _data_or_null(loss)
     with nogil:
         if typenum == cnp.NPY_FLOAT32:
-            fsm_bce_logits_f32(<const float *>xp, <const float *>tp, <const float *>wp,
+            fsm_bce_logits_f32(_active, <const float *>xp, <const float *>tp, <const float *>wp,
                                <const float *>pp, n, <float *>lp, &total)
         else:
-            fsm_bce_logits_f64(<const double *>xp, <const double *>tp, <const double *>wp,
+            fsm_bce_logits_f64(_active, <const double *>xp, <const double *>tp, <const double *>wp,
                                <const double *>pp, n, <double *>lp, &total)
     return total

@@ -676,6 +676,57 @@ static void vjp_checks(void)
     }
 }
 
+/* row_bce (binary cross-entropy with logits) against the formula in long double, per
+ * element within 8 eps of the magnitudes of its terms (tests/test_ml.py uses the same
+ * bound), and its sum; logits from 1e-6 to 80 in size, targets 0, 1 and between, with
+ * and without weights. */
+static void bce_checks(void)
+{
+    char what[200];
+    for (int t = -1; t < N_TEST_ISAS; t++) {
+        const fsm_kernels *k = fsm_isa_kernels(t < 0 ? FSM_ISA_SCALAR : FSM_TEST_ISAS[t]);
+        if (!k || (t >= 0 && k == fsm_isa_kernels(FSM_ISA_SCALAR))) continue;
+        double worst = 0;
+        for (fsm_int n = 1; n <= 67; n += 11) {
+            float xf[67], tf[67], wf[67], pf[67], lf[67];
+            double xd[67], td[67], wd[67], pd[67], lde[67];
+            for (fsm_int i = 0; i < n; i++) {
+                xd[i] = (rng_int(2) ? 1 : -1) * pow(10.0, rng_range(-6, 1.9));
+                td[i] = rng_int(3) == 0 ? 0.3 : (double)rng_int(2);
+                wd[i] = rng_range(0.5, 2), pd[i] = rng_range(0.5, 3);
+                xf[i] = (float)xd[i], tf[i] = (float)td[i], wf[i] = (float)wd[i], pf[i] = (float)pd[i];
+            }
+            for (int dt = 0; dt < 2; dt++)
+                for (int weighted = 0; weighted < 2; weighted++) {
+                    const double eps = dt ? 0x1p-52 : 0x1p-23;
+                    ld sum = 0, sum_scale = 0;
+                    double got_sum;
+                    if (dt) {
+                        for (fsm_int i = 0; i < n; i++) xd[i] = xf[i], td[i] = tf[i], wd[i] = wf[i], pd[i] = pf[i];
+                        got_sum = k->row_bce_f64(xd, td, weighted ? wd : NULL, weighted ? pd : NULL, n, lde);
+                    } else {
+                        got_sum = k->row_bce_f32(xf, tf, weighted ? wf : NULL, weighted ? pf : NULL, n, lf);
+                    }
+                    for (fsm_int i = 0; i < n; i++) {
+                        const ld xi = xf[i], ti = tf[i], wi = weighted ? (ld)wf[i] : 1;
+                        const ld lw = weighted ? 1 + ((ld)pf[i] - 1) * ti : 1;
+                        const ld L = log1pl(expl(-fabsl(xi))), mn = xi < 0 ? xi : 0;
+                        const ld ref = wi * ((1 - ti) * xi - lw * (mn - L));
+                        const ld scale = fabsl(wi) * (fabsl((1 - ti) * xi) + fabsl(lw) * (fabsl(mn) + L));
+                        const double got = dt ? lde[i] : lf[i];
+                        worst = fmax(worst, (double)(fabsl((ld)got - ref) / (8 * eps * scale)));
+                        sum += ref, sum_scale += scale;
+                    }
+                    worst = fmax(worst, (double)(fabsl((ld)got_sum - sum) / (16 * eps * sum_scale)));
+                }
+        }
+        snprintf(what, sizeof what, "%s: binary cross-entropy with logits within 8 eps of its terms "
+                 "(worst %.2f of the bound)", k->name, worst);
+        check(worst <= 1, what);
+        if (verbose) printf("%s\n", what);
+    }
+}
+
 static void dispatch_checks(const char *expect_best)
 {
     char what[160];
@@ -731,6 +782,7 @@ int main(int argc, char **argv)
     extra_kernel_checks();
     ml_expsum_checks();
     vjp_checks();
+    bce_checks();
 
     fsm_int lengths[64];
     int nl = 0;
