@@ -117,7 +117,7 @@ static inline VT K(exp_lo)(VT d_hi, VT d_lo)
  *   log1p(u) = k ln2 + log1p(f) + d / y   (the last term to first order: d is below half
  *              an ulp of y, so its square is far below the result's ulp);
  *   log1p(f) = 2 atanh(s) = 2s + s z Q(z), s = f / (2 + f), z = s^2 <= (3 - 2 sqrt 2)^2,
- *              Q a near-minimax fit from tools/gen_log1p_poly.py, fit error 2.5e-9
+ *              Q a near-minimax fit from tools/gen_exp_poly.py, fit error 2.5e-9
  *              (float32, degree 2) and 4.6e-18 (float64, degree 6), relative.
  * Small u (y == 1) comes out as d = u exactly. Two divisions per vector. Measured error
  * through binary_cross_entropy_with_logits: tests/test_ml.py. */
