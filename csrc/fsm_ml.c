@@ -43,9 +43,16 @@ typedef struct ml_xent {
     void *loss, *grad;
 } ml_xent;
 
-/* The losses of rows [r0, r1) (stored in a->loss when given, gradients in a->grad), and
- * their sum in row order. */
-typedef double (*ml_rows_fn)(const ml_xent *a, fsm_int r0, fsm_int r1);
+/* The losses of rows [r0, r1) of call a (an ml_xent, or an ml_bce whose rows are single
+ * elements), stored where the call says, and their sum in row order. */
+typedef double (*ml_rows_fn)(const void *a, fsm_int r0, fsm_int r1);
+
+/* One binary cross-entropy call, as every thread sees it (fsm_bce_logits). */
+typedef struct ml_bce {
+    const fsm_kernels *k;
+    const void *x, *t, *w, *pw;
+    void *loss;
+} ml_bce;
 
 /* Threads: as in the softmax drivers (fsm_driver.c), rows are split over the caller's count
  * of OpenMP threads when there are enough logits to pay for waking them (the same
@@ -56,17 +63,17 @@ typedef double (*ml_rows_fn)(const ml_xent *a, fsm_int r0, fsm_int r1);
 #define ML_STACK_BLOCKS 32
 
 /* block b of `per` rows */
-static double ml_block(ml_rows_fn fn, const ml_xent *a, fsm_int rows, fsm_int per, fsm_int b)
+static double ml_block(ml_rows_fn fn, const void *a, fsm_int rows, fsm_int per, fsm_int b)
 {
     const fsm_int r0 = b * per;
     return fn(a, r0, rows - r0 < per ? rows : r0 + per);
 }
 
-/* Runs fn over rows [0, rows) block by block; *sum = the sum of the block sums. 0, or -1
- * when the partial sums could not be allocated. */
-static int ml_run_blocks(ml_rows_fn fn, const ml_xent *a, fsm_int rows, int threads, double *sum)
+/* Runs fn over rows [0, rows) of C elements each, block by block; *sum = the sum of the
+ * block sums. 0, or -1 when the partial sums could not be allocated. */
+static int ml_run_blocks(ml_rows_fn fn, const void *a, fsm_int rows, fsm_int C, int threads, double *sum)
 {
-    const fsm_int C = a->C > 0 ? a->C : 1;
+    C = C > 0 ? C : 1;
     const fsm_int per = ML_BLOCK_ELEMENTS / C > 0 ? ML_BLOCK_ELEMENTS / C : 1;
     const fsm_int blocks = (rows + per - 1) / per;
     double stack[ML_STACK_BLOCKS], s = 0.0;
@@ -220,8 +227,9 @@ static double D(xent_prob_row)(const fsm_kernels *k, const FT *x, fsm_int C, con
 }
 
 /* the losses of rows [r0, r1) of one call (index or probability targets); see ml_rows_fn */
-static double D(xent_rows)(const ml_xent *a, fsm_int r0, fsm_int r1)
+static double D(xent_rows)(const void *call, fsm_int r0, fsm_int r1)
 {
+    const ml_xent *a = (const ml_xent *)call;
     const FT *x = (const FT *)a->x, *p = (const FT *)a->p;
     FT *loss = (FT *)a->loss, *grad = (FT *)a->grad;
     const fsm_int C = a->C;
@@ -250,7 +258,7 @@ int FSM_CAT(fsm_xent_index_, FTN)(const fsm_kernels *k, const FT *x, fsm_int row
     if (ml_scan_labels(target, rows, C, weight, ignore_index, &wsum, bad)) return FSM_BAD_LABEL;
     const ml_xent a = {k, x, NULL, target, C, weight, ignore_index, smoothing,
                        reduction == FSM_REDUCE_MEAN ? 1.0 / wsum : 1.0, loss, grad};
-    if (ml_run_blocks(D(xent_rows), &a, rows, threads, &acc)) return -1;
+    if (ml_run_blocks(D(xent_rows), &a, rows, C, threads, &acc)) return -1;
     if (total) *total = reduction == FSM_REDUCE_MEAN ? acc / wsum : acc;
     return 0;
 }
@@ -262,7 +270,7 @@ int FSM_CAT(fsm_xent_prob_, FTN)(const fsm_kernels *k, const FT *x, fsm_int rows
     double acc;
     const ml_xent a = {k, x, target, NULL, C, weight, 0, smoothing,
                        reduction == FSM_REDUCE_MEAN ? 1.0 / (double)rows : 1.0, loss, grad};
-    if (ml_run_blocks(D(xent_rows), &a, rows, threads, &acc)) return -1;
+    if (ml_run_blocks(D(xent_rows), &a, rows, C, threads, &acc)) return -1;
     if (total) *total = reduction == FSM_REDUCE_MEAN ? acc / (double)rows : acc;
     return 0;
 }
@@ -312,10 +320,22 @@ int FSM_CAT(fsm_log_softmax_grad_, FTN)(const fsm_kernels *k, const FT *logp, co
     return D(vjp_rows)(k, 1, logp, g, out, rows, n, threads);
 }
 
-int FSM_CAT(fsm_bce_logits_, FTN)(const fsm_kernels *k, const FT *x, const FT *t, const FT *weight,
-                                  const FT *pos_weight, fsm_int n, FT *loss, double *total)
+/* elements [i0, i1) of one binary cross-entropy call; see ml_rows_fn */
+static double D(bce_rows)(const void *call, fsm_int i0, fsm_int i1)
 {
-    const double acc = KER(k, row_bce)(x, t, weight, pos_weight, n, loss);
+    const ml_bce *a = (const ml_bce *)call;
+    const FT *w = (const FT *)a->w, *pw = (const FT *)a->pw;
+    FT *loss = (FT *)a->loss;
+    return KER(a->k, row_bce)((const FT *)a->x + i0, (const FT *)a->t + i0, w ? w + i0 : NULL,
+                              pw ? pw + i0 : NULL, i1 - i0, loss ? loss + i0 : NULL);
+}
+
+int FSM_CAT(fsm_bce_logits_, FTN)(const fsm_kernels *k, const FT *x, const FT *t, const FT *weight,
+                                  const FT *pos_weight, fsm_int n, FT *loss, double *total, int threads)
+{
+    const ml_bce a = {k, x, t, weight, pos_weight, loss};
+    double acc;
+    if (ml_run_blocks(D(bce_rows), &a, n, 1, threads, &acc)) return -1;
     if (total) *total = acc;
     return 0;
 }

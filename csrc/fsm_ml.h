@@ -80,11 +80,13 @@ int fsm_log_softmax_grad_f64(const fsm_kernels *k, const double *logp, const dou
  *   loss = w * ((1 - t) * x - lw * log_sigmoid(x)),  lw = 1 + (pw - 1) * t,
  *   log_sigmoid(x) = min(x, 0) - log1p(exp(-|x|))       (stable for any |x|)
  * weight, pos_weight: n elements each (already broadcast), or NULL.
- * loss: per-element losses or NULL; *total: their sum (double), when total is non-NULL. */
+ * loss: per-element losses or NULL; *total: their sum (double), when total is non-NULL.
+ * threads: as for cross-entropy (fixed blocks of elements summed in order: the same total
+ * for any count). 0, or -1 when scratch memory could not be allocated. */
 int fsm_bce_logits_f32(const fsm_kernels *k, const float *x, const float *t, const float *weight,
-                       const float *pos_weight, fsm_int n, float *loss, double *total);
+                       const float *pos_weight, fsm_int n, float *loss, double *total, int threads);
 int fsm_bce_logits_f64(const fsm_kernels *k, const double *x, const double *t, const double *weight,
-                       const double *pos_weight, fsm_int n, double *loss, double *total);
+                       const double *pos_weight, fsm_int n, double *loss, double *total, int threads);
 
 #ifdef __cplusplus
 }

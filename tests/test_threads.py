@@ -26,8 +26,11 @@ CASES = [
 def _run_all(x, axis):
     g = np.cos(np.arange(x.size, dtype=x.dtype)).reshape(x.shape)
     y, lp = softmax(x, axis=axis), log_softmax(x, axis=axis)
+    tb = (g > 0.3).astype(x.dtype)
+    bce = fastsoftmax.binary_cross_entropy_with_logits
     return [y, lp, logsumexp(x, axis=axis),
-            fastsoftmax.softmax_grad(y, g, axis=axis), fastsoftmax.log_softmax_grad(lp, g, axis=axis)]
+            fastsoftmax.softmax_grad(y, g, axis=axis), fastsoftmax.log_softmax_grad(lp, g, axis=axis),
+            bce(x, tb, reduction="sum"), bce(x, tb, reduction="none")]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)

@@ -28,9 +28,9 @@ cdef extern from "fsm_ml.h" nogil:
     int fsm_log_softmax_grad_f32(const fsm_kernels *k, const float *logp, const float *g, float *out, fsm_int rows, fsm_int n, int threads)
     int fsm_log_softmax_grad_f64(const fsm_kernels *k, const double *logp, const double *g, double *out, fsm_int rows, fsm_int n, int threads)
     int fsm_bce_logits_f32(const fsm_kernels *k, const float *x, const float *t, const float *weight,
-                           const float *pos_weight, fsm_int n, float *loss, double *total)
+                           const float *pos_weight, fsm_int n, float *loss, double *total, int threads)
     int fsm_bce_logits_f64(const fsm_kernels *k, const double *x, const double *t, const double *weight,
-                           const double *pos_weight, fsm_int n, double *loss, double *total)
+                           const double *pos_weight, fsm_int n, double *loss, double *total, int threads)
 
 REDUCE_NONE = FSM_REDUCE_NONE
 REDUCE_MEAN = FSM_REDUCE_MEAN
@@ -199,11 +199,18 @@ def bce_logits(cnp.ndarray x, cnp.ndarray t, object weight, object pos_weight, o
     cdef char *wp = _data_or_null(weight)
     cdef char *pp = _data_or_null(pos_weight)
     cdef char *lp = _data_or_null(loss)
-    with nogil:
-        if typenum == cnp.NPY_FLOAT32:
-            fsm_bce_logits_f32(_active, <const float *>xp, <const float *>tp, <const float *>wp,
-                               <const float *>pp, n, <float *>lp, &total)
-        else:
-            fsm_bce_logits_f64(_active, <const double *>xp, <const double *>tp, <const double *>wp,
-                               <const double *>pp, n, <double *>lp, &total)
+    cdef int rc
+    cdef int threads = _enter()
+    try:
+        with nogil:
+            if typenum == cnp.NPY_FLOAT32:
+                rc = fsm_bce_logits_f32(_active, <const float *>xp, <const float *>tp, <const float *>wp,
+                                        <const float *>pp, n, <float *>lp, &total, threads)
+            else:
+                rc = fsm_bce_logits_f64(_active, <const double *>xp, <const double *>tp, <const double *>wp,
+                                        <const double *>pp, n, <double *>lp, &total, threads)
+    finally:
+        _leave()
+    if rc != 0:
+        raise MemoryError("fastsoftmax: could not allocate scratch memory")
     return total
