@@ -799,30 +799,43 @@ static double K(row_bce)(const FT *x, const FT *t, const FT *w, const FT *pw, fs
     const vf64 vzero = vf64_set1(0.0);
     vf64 tot = vzero, comp = vzero;
     const VT zero = V(set1)(0), one = V(set1)(1);
+    FT e_buf[FSM_EXP_CHUNK] FSM_ALIGNED;
     for (fsm_int b0 = 0; b0 < n; b0 += FSM_SUM_BLOCK) {
         const fsm_int end = n - b0 > FSM_SUM_BLOCK ? b0 + FSM_SUM_BLOCK : n;
         vf64 lo = vzero, hi = vzero;
-        for (fsm_int i = b0; i < end; i += VW) {
-            const fsm_int k = end - i < VW ? end - i : VW;
-            const VT xv = K(load_k)(x + i, k, 0), tv = K(load_k)(t + i, k, 0);
-            const VT neg_x = V(sub)(zero, xv);
-            const VT neg_abs = V(sub)(zero, V(max)(xv, neg_x)); /* -|x|; NaN stays NaN */
-            VT r, s;
-            K(exp_reduce_fast)(neg_abs, &r, &s);
-            /* min(x, 0) as -max(0, -x): NaN and -inf come through */
-            VT ls = V(sub)(V(sub)(zero, V(max)(zero, neg_x)), K(log1p_unit)(K(exp_finish)(r, s)));
-            if (pw) ls = V(mul)(ls, V(fma)(V(sub)(K(load_k)(pw + i, k, 1), one), tv, one));
-            VT l = V(sub)(V(mul)(V(sub)(one, tv), xv), ls);
-            if (w) l = V(mul)(l, K(load_k)(w + i, k, 1));
-            if (loss) K(store_k)(loss + i, k, l);
-            /* the padded lanes of a partial vector: x = t = 0 gives log 2, not summed */
-            if (k < VW) {
-                FT buf[VW];
-                V(store)(buf, l);
-                for (fsm_int j = k; j < VW; j++) buf[j] = 0;
-                l = V(load)(buf);
+        for (fsm_int c0 = b0; c0 < end; c0 += FSM_EXP_CHUNK) {
+            const fsm_int cn = end - c0 < FSM_EXP_CHUNK ? end - c0 : FSM_EXP_CHUNK;
+            /* two loops per chunk, as the exp-and-sum pass (K(expsum_chunk)), for the same
+             * reason: one loop's chain per vector (exp, then log1p's two divisions) is longer
+             * than the out-of-order window covers. First exp(-|x|) into e_buf... */
+            for (fsm_int i = 0; i < cn; i += VW) {
+                const VT xv = K(load_k)(x + c0 + i, cn - i < VW ? cn - i : VW, 0);
+                const VT neg_abs = V(sub)(zero, V(max)(xv, V(sub)(zero, xv))); /* -|x|; NaN stays */
+                VT r, sc;
+                K(exp_reduce_fast)(neg_abs, &r, &sc);
+                V(store)(e_buf + i, K(exp_finish)(r, sc));
             }
-            K(acc_add)(&lo, &hi, l);
+            /* ...then its log1p in place... */
+            for (fsm_int i = 0; i < cn; i += VW) V(store)(e_buf + i, K(log1p_unit)(V(load)(e_buf + i)));
+            /* ...then the loss */
+            for (fsm_int i = 0; i < cn; i += VW) {
+                const fsm_int k = cn - i < VW ? cn - i : VW, j = c0 + i;
+                const VT xv = K(load_k)(x + j, k, 0), tv = K(load_k)(t + j, k, 0);
+                /* min(x, 0) as -max(0, -x): NaN and -inf come through */
+                VT ls = V(sub)(V(sub)(zero, V(max)(zero, V(sub)(zero, xv))), V(load)(e_buf + i));
+                if (pw) ls = V(mul)(ls, V(fma)(V(sub)(K(load_k)(pw + j, k, 1), one), tv, one));
+                VT l = V(sub)(V(mul)(V(sub)(one, tv), xv), ls);
+                if (w) l = V(mul)(l, K(load_k)(w + j, k, 1));
+                if (loss) K(store_k)(loss + j, k, l);
+                /* the padded lanes of a partial vector: x = t = 0 gives log 2, not summed */
+                if (k < VW) {
+                    FT buf[VW];
+                    V(store)(buf, l);
+                    for (fsm_int q = k; q < VW; q++) buf[q] = 0;
+                    l = V(load)(buf);
+                }
+                K(acc_add)(&lo, &hi, l);
+            }
         }
         K(acc_lanes)(&lo, &hi);
         fsm_acc_flush(&tot, &comp, vf64_add(lo, hi));
