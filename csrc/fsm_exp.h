@@ -83,16 +83,28 @@ static inline void K(exp_reduce)(VT d_hi, VT d_lo, VT *r_out, VT *s_out)
  * and the exp comes out +0: one max instead of a compare and two masks. Between the floor
  * and the cutoff the result is subnormal (rounded by the reconstruction). NaN stays NaN
  * (the max returns its second operand, d, on every ISA when d is NaN). Costs 3 fewer
- * operations per vector than TwoSum + exp_reduce; the price is the rounding of x - m, a
- * relative error of at most |x - m| * 2^-p in the term (see fsm_ml.h for the loss). */
+ * operations per vector than TwoSum + exp_reduce (4 for float32 with FMA); the price is the
+ * rounding of x - m, a relative error of at most |x - m| * 2^-p in the term (see fsm_ml.h
+ * for the loss). */
 static inline void K(exp_reduce_fast)(VT d, VT *r_out, VT *s_out)
 {
     const VT magic = V(set1)(FSM_EXP_MAGIC);
     d = V(max)(V(set1)(FSM_EXP_FLOOR), d);
     VT k_magic = V(fma)(d, V(set1)(FSM_EXP_LOG2E), magic);
     VT k = V(sub)(k_magic, magic);
+#if FSM_T_F32 && FSM_ISA_HAS_FMA
+    /* One constant, ln2 rounded to float: r = d - k fl(ln2) with one rounding. fl(ln2) is
+     * off by 1.9e-9, so r by |k| 1.9e-9 = 2.7e-9 |d|: 5% of the half ulp of |d| that
+     * rounding x - m may already cost, and below 0.8 ulp of the term for every term above
+     * 2^-24 of the max even where x - m is exact. One multiply-add less per vector: the ML
+     * pass 5% faster (measured, AVX2 on Zen 4). Not for float64, where |k| goes to 1022
+     * and a term of an exact x - m would lose up to 100 ulp; nor without FMA, where
+     * k fl(ln2) would round by up to half an ulp of |d|. */
+    *r_out = V(fma)(k, V(set1)(-(FSM_EXP_LN2_HI + FSM_EXP_LN2_LO)), d);
+#else
     VT r = V(fma)(k, V(set1)(-FSM_EXP_LN2_HI), d);
     *r_out = V(fma)(k, V(set1)(-FSM_EXP_LN2_LO), r);
+#endif
     *s_out = V(pow2_from_magic)(k_magic);
 }
 
