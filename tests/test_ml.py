@@ -496,6 +496,33 @@ def test_vjp_inputs():
         softmax_grad(y, y, axis=3)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("func", [softmax_grad, log_softmax_grad])
+def test_vjp_fast_path_same_as_general(dtype, func):
+    """The common call (C-contiguous arrays of one float dtype, last axis) goes straight to
+    C; every other layout through the general path: the same bits either way, and the same
+    errors for a bad axis."""
+    rng = _rng(13)
+    x = rng.standard_normal((5, 7)).astype(dtype)
+    y = fs.log_softmax(x, axis=-1) if func is log_softmax_grad else fs.softmax(x, axis=-1)
+    g = rng.standard_normal((5, 7)).astype(dtype)
+    fast = func(y, g)
+    assert fast.dtype == dtype and fast.flags.c_contiguous
+    y0, g0 = y.copy(), g.copy()
+    for general in (func(np.asfortranarray(y), np.asfortranarray(g)),  # not C-contiguous
+                    func(y, g, axis=np.int64(1)),                        # axis not an int
+                    func(y.T, g.T, axis=0).T,                             # another axis
+                    func(y.astype(y.dtype.newbyteorder()), g),            # byte-swapped
+                    func(y[None], g[None])[0]):                           # 3-d
+        np.testing.assert_array_equal(general, fast)
+    np.testing.assert_array_equal(func(y, g, axis=1), fast)
+    assert np.array_equal(y, y0) and np.array_equal(g, g0)  # inputs untouched
+    with pytest.raises(TypeError, match="axis"):
+        func(y, g, axis=-1.0)
+    with pytest.raises(np.exceptions.AxisError):
+        func(y, g, axis=2)
+
+
 # ---------------------------------------------------------------------------------------
 # binary_cross_entropy_with_logits
 
@@ -598,6 +625,45 @@ def test_xent_bad_labels():
     with pytest.raises(ValueError, match="out of range"):
         cross_entropy(x, np.array([0, 0, 0, 2**63 + 5], dtype=np.uint64))
     assert np.isfinite(cross_entropy(x, [0, 1, 2, 1], ignore_index=2**70))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("return_grad", [False, True])
+def test_xent_fast_path_same_as_general(dtype, reduction, return_grad):
+    """The common call ((rows, C) C-contiguous logits, int64 labels, no options) goes
+    straight to C; other layouts and option spellings through the general path: the same
+    bits, dtypes and shapes either way, and the same error for a bad label."""
+    rng = _rng(14)
+    x = (3 * rng.standard_normal((6, 5))).astype(dtype)
+    t = rng.integers(0, 5, 6).astype(np.int64)
+    t[2] = -100
+    x0, t0 = x.copy(), t.copy()
+
+    def call(xx, tt, **kw):
+        r = cross_entropy(xx, tt, reduction=reduction, return_grad=return_grad, **kw)
+        return r if return_grad else (r, None)
+
+    fast, fast_g = call(x, t)
+    assert isinstance(fast, np.ndarray if reduction == "none" else np.generic) and fast.dtype == dtype
+    for general, general_g in (call(np.asfortranarray(x), t),               # not C-contiguous
+                               call(x, t.astype(np.int32)),                 # labels not int64
+                               call(x, t, label_smoothing=0),               # smoothing an int
+                               call(x, t, weight=np.ones(5)),               # a weight of ones
+                               call(x, t, axis=np.int64(-1))):              # axis not an int
+        np.testing.assert_array_equal(general, fast)
+        assert np.asarray(general).dtype == dtype
+        if return_grad:
+            np.testing.assert_array_equal(general_g, fast_g)
+    other_axis, other_g = call(x.T, t, axis=0)
+    np.testing.assert_array_equal(other_axis, fast)
+    if return_grad:
+        np.testing.assert_array_equal(other_g.T, fast_g)
+    np.testing.assert_array_equal(call(x, t, axis=1)[0], fast)
+    assert np.array_equal(x, x0) and np.array_equal(t, t0)  # inputs untouched
+    t[4] = 5
+    with pytest.raises(ValueError, match=r"label 5 at index \(4,\)"):
+        call(x, t)
 
 
 def test_xent_bad_shapes_and_options():

@@ -84,6 +84,22 @@ def cross_entropy_prob(
 def softmax_vjp(y: np.ndarray[Any, Any], g: np.ndarray[Any, Any], out: _Out, log: bool) -> _Out:
     """out = the softmax (log=False) or log_softmax (log=True) vector-Jacobian product of g."""
 
+def cross_entropy_fast(
+    x: object,
+    target: object,
+    axis: object,
+    ignore_index: object,
+    label_smoothing: object,
+    reduction: object,
+    return_grad: object,
+) -> Any:
+    """cross_entropy for the common call (C-contiguous (rows, C) float logits, int64 labels,
+    no weight or smoothing): what cross_entropy returns, or None for the full API path."""
+
+def softmax_vjp_fast(y: object, g: object, axis: object, log: bool) -> np.ndarray[Any, Any] | None:
+    """softmax_vjp for the common call (C-contiguous arrays of one shape and float dtype,
+    last axis): the gradient, or None for the full API path."""
+
 def bce_logits(
     x: np.ndarray[Any, Any],
     t: np.ndarray[Any, Any],

@@ -103,6 +103,56 @@ def cross_entropy_index(cnp.ndarray x, cnp.ndarray target, object weight, int64_
     return total, -1
 
 
+_REDUCTION_CODES = {"mean": FSM_REDUCE_MEAN, "sum": FSM_REDUCE_SUM, "none": FSM_REDUCE_NONE}
+
+
+def cross_entropy_fast(object x, object target, object axis, object ignore_index,
+                       object label_smoothing, object reduction, object return_grad):
+    """cross_entropy for the common call, with no Python-level work: C-contiguous (rows, C)
+    float32/float64 logits, C-contiguous int64 labels (rows,), axis -1 or 1, an int
+    ignore_index, label_smoothing 0.0, a str reduction, a bool return_grad (no weight: the
+    caller's test). None when the call needs the full API path: any other call, or a label
+    out of range (whose error that path raises)."""
+    if (not _c_ready(x) or type(target) is not cnp.ndarray or type(axis) is not int
+            or type(ignore_index) is not int or type(reduction) is not str
+            or not (type(label_smoothing) is float and <double>label_smoothing == 0.0)
+            or (return_grad is not True and return_grad is not False)):
+        return None
+    cdef cnp.ndarray xa = <cnp.ndarray>x, ta = <cnp.ndarray>target
+    if (cnp.PyArray_NDIM(xa) != 2 or not cnp.PyArray_IS_C_CONTIGUOUS(xa)
+            or cnp.PyArray_NDIM(ta) != 1 or cnp.PyArray_TYPE(ta) != cnp.NPY_INT64
+            or not cnp.PyArray_ISBEHAVED_RO(ta) or not cnp.PyArray_IS_C_CONTIGUOUS(ta)
+            or ta.shape[0] != xa.shape[0] or (axis != -1 and axis != 1)
+            or not (-0x8000000000000000 <= ignore_index <= 0x7FFFFFFFFFFFFFFF)):
+        return None
+    code = _REDUCTION_CODES.get(reduction)
+    if code is None:
+        return None
+    cdef int typenum = cnp.PyArray_TYPE(xa)
+    loss = cnp.PyArray_EMPTY(1, xa.shape, typenum, 0) if code == FSM_REDUCE_NONE else None
+    grad = PyArray_NewLikeArray(xa, cnp.NPY_CORDER, NULL, 0) if return_grad else None
+    total, bad = cross_entropy_index(xa, ta, None, ignore_index, 0.0, code, loss, grad)
+    if bad >= 0:
+        return None
+    out = loss if code == FSM_REDUCE_NONE else (<object>cnp.PyArray_DESCR(xa)).type(total)
+    return (out, grad) if return_grad else out
+
+
+def softmax_vjp_fast(object y, object g, object axis, bint log):
+    """softmax_vjp for the common call, with no Python-level work: y and g C-contiguous
+    arrays of one shape and float dtype, along the last axis (an int axis). None when the
+    call needs the full API path."""
+    if not _c_ready(y) or not _c_ready(g) or type(axis) is not int:
+        return None
+    cdef cnp.ndarray ya = <cnp.ndarray>y, ga = <cnp.ndarray>g
+    cdef int nd = cnp.PyArray_NDIM(ya)
+    if (cnp.PyArray_TYPE(ga) != cnp.PyArray_TYPE(ya) or cnp.PyArray_NDIM(ga) != nd
+            or not cnp.PyArray_SAMESHAPE(ya, ga) or (axis != -1 and axis != nd - 1)
+            or not cnp.PyArray_IS_C_CONTIGUOUS(ya) or not cnp.PyArray_IS_C_CONTIGUOUS(ga)):
+        return None
+    return softmax_vjp(ya, ga, PyArray_NewLikeArray(ya, cnp.NPY_CORDER, NULL, 0), log)
+
+
 def cross_entropy_prob(cnp.ndarray x, cnp.ndarray target, object weight, double smoothing,
                        int reduction, object loss, object grad):
     """Cross-entropy of the rows of x (rows, C) against probabilities target (x's shape and
