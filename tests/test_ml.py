@@ -666,6 +666,29 @@ def test_xent_fast_path_same_as_general(dtype, reduction, return_grad):
         call(x, t)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_bce_fast_path_same_as_general(dtype, reduction):
+    """binary_cross_entropy_with_logits: the common call (C-contiguous arrays of one float
+    dtype, no weights) straight to C, other layouts through the general path: the same."""
+    rng = _rng(15)
+    x = (4 * rng.standard_normal((3, 8))).astype(dtype)
+    t = (rng.uniform(0, 1, x.shape) > 0.5).astype(dtype)
+    x0 = x.copy()
+    fast = binary_cross_entropy_with_logits(x, t, reduction=reduction)
+    assert np.asarray(fast).dtype == dtype and np.shape(fast) == (x.shape if reduction == "none" else ())
+    for general in (binary_cross_entropy_with_logits(np.asfortranarray(x), t, reduction=reduction),
+                    binary_cross_entropy_with_logits(x, t.astype(np.float16), reduction=reduction),
+                    binary_cross_entropy_with_logits(x, t, weight=np.ones(8, dtype), reduction=reduction)):
+        np.testing.assert_array_equal(general, fast)
+    assert np.array_equal(x, x0)
+    empty = np.zeros((0, 8), dtype)
+    np.testing.assert_array_equal(binary_cross_entropy_with_logits(empty, empty, reduction=reduction),
+                                  binary_cross_entropy_with_logits(empty.T, empty.T, reduction=reduction).T
+                                  if reduction == "none" else
+                                  binary_cross_entropy_with_logits(empty.T, empty.T, reduction=reduction))
+
+
 def test_xent_bad_shapes_and_options():
     x = np.zeros((4, 3))
     with pytest.raises(ValueError, match="shape"):

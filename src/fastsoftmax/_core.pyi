@@ -100,6 +100,10 @@ def softmax_vjp_fast(y: object, g: object, axis: object, log: bool) -> np.ndarra
     """softmax_vjp for the common call (C-contiguous arrays of one shape and float dtype,
     last axis): the gradient, or None for the full API path."""
 
+def bce_logits_fast(x: object, t: object, reduction: object) -> Any:
+    """binary_cross_entropy_with_logits for the common call (C-contiguous arrays of one
+    shape and float dtype, no weights): what the function returns, or None."""
+
 def bce_logits(
     x: np.ndarray[Any, Any],
     t: np.ndarray[Any, Any],

@@ -227,6 +227,30 @@ def softmax_vjp(cnp.ndarray y, cnp.ndarray g, cnp.ndarray out, bint log):
     return out
 
 
+def bce_logits_fast(object x, object t, object reduction):
+    """binary_cross_entropy_with_logits for the common call, with no Python-level work:
+    C-contiguous logits and targets of one shape and float dtype, a str reduction (no
+    weight or pos_weight: the caller's test). None when the call needs the full API path."""
+    if not _c_ready(x) or not _c_ready(t) or type(reduction) is not str:
+        return None
+    cdef cnp.ndarray xa = <cnp.ndarray>x, ta = <cnp.ndarray>t
+    if (cnp.PyArray_TYPE(ta) != cnp.PyArray_TYPE(xa) or cnp.PyArray_NDIM(ta) != cnp.PyArray_NDIM(xa)
+            or not cnp.PyArray_SAMESHAPE(xa, ta) or not cnp.PyArray_IS_C_CONTIGUOUS(xa)
+            or not cnp.PyArray_IS_C_CONTIGUOUS(ta)):
+        return None
+    code = _REDUCTION_CODES.get(reduction)
+    if code is None:
+        return None
+    loss = PyArray_NewLikeArray(xa, cnp.NPY_CORDER, NULL, 0) if code == FSM_REDUCE_NONE else None
+    total = bce_logits(xa, ta, None, None, loss)
+    if code == FSM_REDUCE_NONE:
+        return loss
+    cdef fsm_int n = cnp.PyArray_SIZE(xa)
+    if code == FSM_REDUCE_MEAN:
+        total = total / n if n else float("nan")
+    return (<object>cnp.PyArray_DESCR(xa)).type(total)
+
+
 def bce_logits(cnp.ndarray x, cnp.ndarray t, object weight, object pos_weight, object loss):
     """Binary cross-entropy with logits, elementwise over C-contiguous arrays of one shape
     and dtype (weight, pos_weight: None or already broadcast); per-element losses into

@@ -284,6 +284,10 @@ def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=
     >>> print(round(float(bce([2.0, -1.0, 1e4], [1.0, 0.0, 0.0])), 6))
     3333.480063
     """
+    if weight is None and pos_weight is None:  # the common call: one call into C
+        res = _core.bce_logits_fast(logits, target, reduction)
+        if res is not None:
+            return res
     func = "binary_cross_entropy_with_logits"
     code = _reduction_code(reduction, func)
     x = np.asarray(logits)
