@@ -37,7 +37,14 @@ int fsm_max_threads(void)
  * accuracy when the max terms dominate: logsumexp([0, -40]) - 0 is 4.25e-18, not 0. */
 double fsm_log_of_sum(double rest, double ties)
 {
-    /* one max term, the common case: the same value without the call to log(1) */
+    /* where the rest is at least the ties, log1p has nothing to keep: log(ties + rest) is
+     * as accurate (the sum's rounding moves the log by at most 2^-53, one ulp of a log in
+     * [ln 2, 1) and less above; measured on float64 logsumexp rows against long double,
+     * in ulp of max(|result|, 1): 1.43 worst, 1.47 with log1p) and log costs 26 cycles
+     * against log1p's 43 (glibc, Zen 4): rows of 10 float32 3-7% faster in logsumexp and
+     * cross_entropy */
+    if (rest >= ties) return log(ties + rest);
+    /* one max term: the same value without the call to log(1) */
     if (ties == 1.0) return log1p(rest);
     return log(ties) + log1p(rest / ties);
 }
