@@ -73,7 +73,7 @@ want=(src/fastsoftmax/_core.pyx README.md LICENSE CHANGELOG.md pyproject.toml se
       MANIFEST.in PKG-INFO tests/conftest.py tools/check_wheel.sh)
 while IFS= read -r f; do want+=("$f"); done < <(cd "$ROOT" && git ls-files 'csrc/*.c' 'csrc/*.h' \
     'src/fastsoftmax/*.py' 'src/fastsoftmax/*.pyx' 'src/fastsoftmax/*.pxi' 'tests/*.py' 'tests/c/*.c' \
-    'tools/*.py' 'tools/*.sh' 2>/dev/null || true)
+    'tools/*.py' 'tools/*.sh' 'tools/*.c' 2>/dev/null || true)
 missing=()
 for f in "${want[@]}"; do grep -qxF "$f" "$WORK/sdist.txt" || missing+=("$f"); done
 [ ${#missing[@]} -eq 0 ] || fail "the sdist lacks: ${missing[*]}"
