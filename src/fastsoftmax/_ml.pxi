@@ -106,6 +106,17 @@ def cross_entropy_index(cnp.ndarray x, cnp.ndarray target, object weight, int64_
 _REDUCTION_CODES = {"mean": FSM_REDUCE_MEAN, "sum": FSM_REDUCE_SUM, "none": FSM_REDUCE_NONE}
 
 
+cdef inline bint _c_pair(object a, object b):
+    """Two arrays the kernels take as they are, together: _c_ready, C-contiguous, one dtype
+    and one shape (the fast paths of the VJPs and of binary cross-entropy)."""
+    if not _c_ready(a) or not _c_ready(b):
+        return False
+    cdef cnp.ndarray aa = <cnp.ndarray>a, ba = <cnp.ndarray>b
+    return (cnp.PyArray_TYPE(aa) == cnp.PyArray_TYPE(ba) and cnp.PyArray_NDIM(aa) == cnp.PyArray_NDIM(ba)
+            and cnp.PyArray_SAMESHAPE(aa, ba) and cnp.PyArray_IS_C_CONTIGUOUS(aa)
+            and cnp.PyArray_IS_C_CONTIGUOUS(ba))
+
+
 def cross_entropy_fast(object x, object target, object axis, object ignore_index,
                        object label_smoothing, object reduction, object return_grad):
     """cross_entropy for the common call, with no Python-level work: C-contiguous (rows, C)
@@ -142,15 +153,12 @@ def softmax_vjp_fast(object y, object g, object axis, bint log):
     """softmax_vjp for the common call, with no Python-level work: y and g C-contiguous
     arrays of one shape and float dtype, along the last axis (an int axis). None when the
     call needs the full API path."""
-    if not _c_ready(y) or not _c_ready(g) or type(axis) is not int:
+    if not _c_pair(y, g) or type(axis) is not int:
         return None
-    cdef cnp.ndarray ya = <cnp.ndarray>y, ga = <cnp.ndarray>g
-    cdef int nd = cnp.PyArray_NDIM(ya)
-    if (cnp.PyArray_TYPE(ga) != cnp.PyArray_TYPE(ya) or cnp.PyArray_NDIM(ga) != nd
-            or not cnp.PyArray_SAMESHAPE(ya, ga) or (axis != -1 and axis != nd - 1)
-            or not cnp.PyArray_IS_C_CONTIGUOUS(ya) or not cnp.PyArray_IS_C_CONTIGUOUS(ga)):
+    cdef cnp.ndarray ya = <cnp.ndarray>y
+    if axis != -1 and axis != cnp.PyArray_NDIM(ya) - 1:
         return None
-    return softmax_vjp(ya, ga, PyArray_NewLikeArray(ya, cnp.NPY_CORDER, NULL, 0), log)
+    return softmax_vjp(ya, <cnp.ndarray>g, PyArray_NewLikeArray(ya, cnp.NPY_CORDER, NULL, 0), log)
 
 
 def cross_entropy_prob(cnp.ndarray x, cnp.ndarray target, object weight, double smoothing,
@@ -231,13 +239,9 @@ def bce_logits_fast(object x, object t, object reduction):
     """binary_cross_entropy_with_logits for the common call, with no Python-level work:
     C-contiguous logits and targets of one shape and float dtype, a str reduction (no
     weight or pos_weight: the caller's test). None when the call needs the full API path."""
-    if not _c_ready(x) or not _c_ready(t) or type(reduction) is not str:
+    if not _c_pair(x, t) or type(reduction) is not str:
         return None
     cdef cnp.ndarray xa = <cnp.ndarray>x, ta = <cnp.ndarray>t
-    if (cnp.PyArray_TYPE(ta) != cnp.PyArray_TYPE(xa) or cnp.PyArray_NDIM(ta) != cnp.PyArray_NDIM(xa)
-            or not cnp.PyArray_SAMESHAPE(xa, ta) or not cnp.PyArray_IS_C_CONTIGUOUS(xa)
-            or not cnp.PyArray_IS_C_CONTIGUOUS(ta)):
-        return None
     code = _REDUCTION_CODES.get(reduction)
     if code is None:
         return None
