@@ -98,6 +98,15 @@ typedef struct fsm_kernels {
     int (*row_short_f32)(int op, const float *x, fsm_int n, float *y, double *parts);
     int (*row_short_f64)(int op, const double *x, fsm_int n, double *y, double *parts);
 
+    /* The same for a group of `rows` rows, at most one per lane of the vector (lanes_f32,
+     * lanes_f64: 1 to 8), of n <= FSM_SHORT_ROW elements each, row l at x[l] (y[l]), one
+     * row per lane: FSM_SOFTMAX writes the rows of y, the other ops the partials of row l
+     * to parts[3l..3l+2]. Returns a mask of the rows (bit l) whose max is not finite, left
+     * unwritten. A row's results do not depend on the other rows of its group. */
+    unsigned (*short_lanes_f32)(int op, const float *const *x, float *const *y, int rows, fsm_int n, double *parts);
+    unsigned (*short_lanes_f64)(int op, const double *const *x, double *const *y, int rows, fsm_int n, double *parts);
+    int lanes_f32, lanes_f64;
+
     /* Weighted rows (logsumexp with b): the max of the x_i whose weight w_i != 0 (-inf if
      * none), then ties = sum of w_i over x_i == m and rest = sum of w_i exp(x_i - m) over
      * the others; a zero weight drops its term even where x is inf or NaN. */

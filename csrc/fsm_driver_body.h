@@ -309,31 +309,52 @@ static int D(threads_for)(const fsm_shape *s)
 #endif
 }
 
-/* Short contiguous rows (n <= FSM_SHORT_ROW_BYTES) of logsumexp and log_softmax go in
- * batches: first the partials (m, rest, ties) of FSM_SHORT_BATCH rows (row_short), then
- * their logs, whose latency (log1p, ~50 cycles) would otherwise sit on every row's path,
- * and for log_softmax x - m - log(sum). Rows [r0, r1); op FSM_LOGSUMEXP writes y's element
- * of each row, FSM_LOG_SOFTMAX y's row. */
+/* Short contiguous rows (n <= FSM_SHORT_ROW_BYTES), temperature 1, go in batches of
+ * FSM_SHORT_BATCH rows: first the kernels' short_lanes on groups of as many rows as a
+ * vector has lanes (softmax: the rows written; the others: the partials m, rest, ties),
+ * then, for logsumexp and log_softmax, the logs of the batch, whose latency (log, ~25
+ * cycles) would otherwise sit on every row's path, and for log_softmax x - m - log(sum).
+ * Rows [r0, r1); op FSM_LOGSUMEXP writes y's element of each row, the others y's row.
+ * A row's results do not depend on which rows share its group: the same bits for any split
+ * of the rows over threads. */
 #define FSM_SHORT_BATCH 64
+
+/* Short rows take short_lanes when the call has rows for at least one whole group, and
+ * row_short one at a time otherwise: a lone row would wait on the whole group's chain
+ * (softmax of 10 float32: 0.36 us a call against 0.26). Decided per call, not per thread's
+ * share, so that the results stay the same for any thread count. */
+static int D(use_lanes)(const fsm_kernels *k, const fsm_shape *s)
+{
+    return D(is_short)(s->n) && s->outer * s->inner >= KER(k, lanes);
+}
+
 static void D(short_rows)(const fsm_kernels *k, int op, const FT *x, FT *y, const fsm_shape *s,
                           fsm_int r0, fsm_int r1)
 {
     const fsm_int n = s->n;
+    const int lanes = KER(k, lanes);
     double p[FSM_SHORT_BATCH][3];
-    int special[FSM_SHORT_BATCH];
+    unsigned char special[FSM_SHORT_BATCH];
+    const FT *xr[FSM_SHORT_BATCH];
+    FT *yr[FSM_SHORT_BATCH];
     for (fsm_int b = r0; b < r1; b += FSM_SHORT_BATCH) {
         const int len = r1 - b < FSM_SHORT_BATCH ? (int)(r1 - b) : FSM_SHORT_BATCH;
+        /* row b + i is (o, j) of the (outer, inner) grid: one division per batch */
+        fsm_int o = b / s->inner, j = b % s->inner;
         for (int i = 0; i < len; i++) {
-            const fsm_int r = b + i, o = r / s->inner, j = r % s->inner;
-            special[i] = KER(k, row_short)(FSM_LOGSUMEXP, x + o * s->x_outer + j * s->x_inner, n, NULL, p[i]);
+            xr[i] = x + o * s->x_outer + j * s->x_inner;
+            yr[i] = y + o * s->y_outer + j * s->y_inner;
+            if (++j == s->inner) j = 0, o++;
+        }
+        for (int g = 0; g < len; g += lanes) {
+            const int rows = len - g < lanes ? len - g : lanes;
+            const unsigned sp = KER(k, short_lanes)(op, xr + g, yr + g, rows, n, p[g]);
+            for (int l = 0; l < rows; l++) special[g + l] = (unsigned char)(sp >> l & 1);
         }
         for (int i = 0; i < len; i++) {
-            const fsm_int r = b + i, o = r / s->inner, j = r % s->inner;
-            const FT *xr = x + o * s->x_outer + j * s->x_inner;
-            FT *yr = y + o * s->y_outer + j * s->y_inner;
-            if (op == FSM_LOGSUMEXP) *yr = special[i] ? D(special_lse)(xr, 1, n) : D(lse_from_parts)(p[i]);
-            else if (special[i]) D(special_row)(op, xr, 1, yr, 1, n);
-            else D(logsub_from_parts)(k, xr, n, p[i], yr);
+            if (op == FSM_LOGSUMEXP) *yr[i] = special[i] ? D(special_lse)(xr[i], 1, n) : D(lse_from_parts)(p[i]);
+            else if (special[i]) D(special_row)(op, xr[i], 1, yr[i], 1, n);
+            else if (op == FSM_LOG_SOFTMAX) D(logsub_from_parts)(k, xr[i], n, p[i], yr[i]);
         }
     }
 }
@@ -346,7 +367,7 @@ static int D(softmax_rows)(const fsm_kernels *k, int op, FT t, const FT *x, FT *
     const fsm_int n = s->n;
     const int contiguous = s->x_n == 1 && s->y_n == 1;
     FT *xb = NULL, *yb = NULL;
-    if (contiguous && op == FSM_LOG_SOFTMAX && t == 1 && D(is_short)(n)) {
+    if (contiguous && t == 1 && D(use_lanes)(k, s)) {
         D(short_rows)(k, op, x, y, s, r0, r1);
         return 0;
     }
@@ -380,7 +401,7 @@ static int D(lse_rows)(const fsm_kernels *k, const FT *x, FT *y, const fsm_shape
         xb = (FT *)malloc((size_t)n * sizeof(FT));
         if (!xb) return -1;
     }
-    if (!xb && D(is_short)(n)) {
+    if (!xb && D(use_lanes)(k, s)) {
         D(short_rows)(k, FSM_LOGSUMEXP, x, y, s, r0, r1);
         return 0;
     }

@@ -133,6 +133,8 @@ const fsm_kernels FSM_CAT(fsm_kernels_, FSM_ISA_SUFFIX) = {
     FSM_BOTH(row_logsub),
     FSM_BOTH(col_pass),
     FSM_BOTH(row_short),
+    FSM_BOTH(short_lanes),
+    VF32_W, VF64_W,
     FSM_BOTH(row_wmax),
     FSM_BOTH(row_wexpsum),
     FSM_BOTH(row_softmax_vjp),

@@ -393,6 +393,120 @@ static int K(row_short)(int op, const FT *x, fsm_int n, FT *y, double *parts)
 }
 #undef FSM_SHORT_VECS
 
+/* ------------------------------------------------- short rows, one row per lane
+ * VW short rows at once (n <= FSM_SHORT_ROW), lane l holding row l (x[l], y[l]): the rows
+ * are read a VW x VW block at a time and transposed in registers (V(transpose)), so that
+ * vector j holds element j of every row. The max, the exps and the sums are then lane-wise
+ * and need no horizontal step, and no lane is padding: K(row_short) fills 10 of the 16
+ * lanes of its two vectors with a row of 10 float32 and ends it with three horizontal
+ * reductions, one long chain per row. The arithmetic per element is row_short's (exp_lo on
+ * x - m split exactly, terms summed in double: widened float32, Kahan lanes for float64;
+ * the max terms counted apart for the ops that take logs), only the order of the sums
+ * differs. Lanes are independent, so a row's result does not depend on the rows beside it:
+ * the same bits in any group, on any thread. Rows beyond `rows` (< VW) repeat row 0 and
+ * are not written. Temperature 1 only.
+ * FSM_SOFTMAX writes the rows y[l]; the other ops write parts[3l..3l+2] = (m, rest, ties).
+ * Returns a mask of the lanes (bit l) whose max is not finite: nothing is written for them,
+ * the caller applies the special values. */
+static unsigned K(short_lanes)(int op, const FT *const *x, FT *const *y, int rows, fsm_int n,
+                               double *parts)
+{
+    VT v[FSM_SHORT_ROW + VW]; /* the columns, then the exps, a whole block past n */
+    const int split = op != FSM_SOFTMAX;
+    for (fsm_int j0 = 0; j0 < n; j0 += VW) {
+        const fsm_int k = n - j0 < VW ? n - j0 : VW;
+        /* the padded columns of the last block: x = -inf (not used below) */
+        for (int l = 0; l < VW; l++) v[j0 + l] = K(load_k)(x[l < rows ? l : 0] + j0, k, -INFINITY);
+        V(transpose)(v + j0);
+    }
+    /* two chains each for the max and the sums (even and odd j), to halve their latency */
+    VT m0 = V(set1)(-INFINITY), m1 = m0; /* n = 0: every lane special, as in row_short */
+    for (fsm_int j = 0; j + 1 < n; j += 2) {
+        m0 = V(max)(m0, v[j]);
+        m1 = V(max)(m1, v[j + 1]);
+    }
+    if (n % 2) m0 = V(max)(m0, v[n - 1]);
+    const VT mv = V(max)(m0, m1);
+    FT mb[VW];
+    V(store)(mb, mv);
+    unsigned special = 0;
+    for (int l = 0; l < rows; l++)
+        if (!(mb[l] > (FT)-INFINITY && mb[l] < (FT)INFINITY)) special |= 1u << l;
+    /* lanes with a special max compute NaN below, harmlessly: nothing of theirs is kept */
+    const VT neg_m = V(sub)(V(set1)(0), mv);
+    const vf64 zero = vf64_set1(0.0);
+    vf64 lo[2] = {zero, zero}, hi[2] = {zero, zero};
+    V(count) cnt = V(count_zero)();
+    for (fsm_int j = 0; j < n; j++) {
+        VT d_lo;
+        const VT d_hi = K(sub_exact)(v[j], mv, neg_m, &d_lo);
+        const VT e = K(exp_lo)(d_hi, d_lo);
+        VT term = e;
+        if (split) {
+            const V(mask) is_max = V(eq)(v[j], mv);
+            cnt = V(count_add)(cnt, is_max);
+            term = V(zero_where)(is_max, term);
+        }
+        K(acc_add)(&lo[j % 2], &hi[j % 2], term);
+        v[j] = e;
+    }
+    /* the sum of each lane: float32 widening puts lanes [0, VF64_W) in lo, the rest in hi;
+     * float64's Kahan lanes end up all in lo */
+    K(acc_lanes)(&lo[0], &hi[0]);
+    K(acc_lanes)(&lo[1], &hi[1]);
+    const vf64 sum_lo = vf64_add(lo[0], lo[1]), sum_hi = vf64_add(hi[0], hi[1]);
+    if (split) {
+        double sum[VW > VF64_W ? VW : VF64_W], ties[VW];
+        vf64_store(sum, sum_lo);
+        if (VW > VF64_W) vf64_store(sum + VF64_W, sum_hi);
+        V(count_store)(ties, cnt);
+        for (int l = 0; l < rows; l++) {
+            parts[3 * l] = (double)mb[l];
+            parts[3 * l + 1] = sum[l];
+            parts[3 * l + 2] = ties[l];
+        }
+        return special;
+    }
+    /* softmax: each lane scaled by 1 / sum as a pair sh + sl (K(scale_step)), as row_short
+     * does: q = 1 / sum rounded, and its correction (1 - q sum) q, the residual exact with
+     * a fused multiply-add (fsm_ratio_pair, lane-wise) */
+#if FSM_ISA_HAS_FMA
+    const vf64 one = vf64_set1(1.0);
+    const vf64 q_lo = vf64_div(one, sum_lo), q_hi = vf64_div(one, sum_hi);
+    const vf64 c_lo = vf64_mul(vf64_fma(vf64_sub(zero, q_lo), sum_lo, one), q_lo);
+    const vf64 c_hi = vf64_mul(vf64_fma(vf64_sub(zero, q_hi), sum_hi, one), q_hi);
+#if FSM_T_F32
+    const VT vsh = V(narrow)(q_lo, q_hi);
+    vf64 w_lo = zero, w_hi = zero; /* vsh back in double */
+    V(widen_add)(&w_lo, &w_hi, vsh);
+    const VT vsl = V(narrow)(vf64_add(vf64_sub(q_lo, w_lo), c_lo), vf64_add(vf64_sub(q_hi, w_hi), c_hi));
+#else
+    (void)q_hi, (void)c_hi;
+    const VT vsh = q_lo, vsl = c_lo;
+#endif
+#else
+    double sum[VW > VF64_W ? VW : VF64_W];
+    vf64_store(sum, sum_lo);
+    if (VW > VF64_W) vf64_store(sum + VF64_W, sum_hi);
+    FT sh[VW], sl[VW];
+    for (int l = 0; l < VW; l++) {
+        double s_hi, s_lo;
+        fsm_ratio_pair(1.0, sum[l], &s_hi, &s_lo);
+        sh[l] = (FT)s_hi;
+        sl[l] = (FT)((s_hi - (double)sh[l]) + s_lo);
+    }
+    const VT vsh = V(load)(sh), vsl = V(load)(sl);
+#endif
+    for (fsm_int j = 0; j < n; j++) v[j] = K(scale_step)(v[j], vsh, vsl);
+    for (fsm_int j0 = 0; j0 < n; j0 += VW) {
+        const fsm_int k = n - j0 < VW ? n - j0 : VW;
+        V(transpose)(v + j0);
+        for (int l = 0; l < rows; l++)
+            if (!(special >> l & 1)) K(store_k)(y[l] + j0, k, v[j0 + l]);
+    }
+    return special;
+}
+
 /* ------------------------------------------------------------ weighted rows
  * logsumexp with weights b (SciPy's b=): a term whose weight is 0 takes no part, even
  * where x is inf or NaN. wmax is the max of the x_i with w_i != 0 (-inf when none);

@@ -46,6 +46,15 @@ static inline void vf32_widen_add(vf64 *lo, vf64 *hi, vf32 v) {
     *lo = vaddq_f64(*lo, vcvt_f64_f32(vget_low_f32(v)));
     *hi = vaddq_f64(*hi, vcvt_high_f64_f32(v));
 }
+static inline vf32 vf32_narrow(vf64 lo, vf64 hi) { return vcvt_high_f32_f64(vcvt_f32_f64(lo), hi); }
+/* 4 x 4: pairs of rows interleaved (trn), then their low and high halves combined */
+static inline void vf32_transpose(vf32 *v) {
+    const float32x4x2_t a = vtrnq_f32(v[0], v[1]), b = vtrnq_f32(v[2], v[3]);
+    v[0] = vcombine_f32(vget_low_f32(a.val[0]), vget_low_f32(b.val[0]));
+    v[1] = vcombine_f32(vget_low_f32(a.val[1]), vget_low_f32(b.val[1]));
+    v[2] = vcombine_f32(vget_high_f32(a.val[0]), vget_high_f32(b.val[0]));
+    v[3] = vcombine_f32(vget_high_f32(a.val[1]), vget_high_f32(b.val[1]));
+}
 
 static inline vf64 vf64_load(const double *p) { return vld1q_f64(p); }
 static inline void vf64_store(double *p, vf64 v) { vst1q_f64(p, v); }
@@ -71,4 +80,9 @@ static inline vf64_count vf64_count_zero(void) { return vdupq_n_s64(0); }
 static inline vf64_count vf64_count_add(vf64_count c, vf64_mask m) { return vsubq_s64(c, vreinterpretq_s64_u64(m)); }
 static inline void vf64_count_store(double *p, vf64_count c) {
     p[0] = (double)vgetq_lane_s64(c, 0); p[1] = (double)vgetq_lane_s64(c, 1);
+}
+static inline void vf64_transpose(vf64 *v) {
+    const vf64 a = v[0], b = v[1];
+    v[0] = vtrn1q_f64(a, b);
+    v[1] = vtrn2q_f64(a, b);
 }

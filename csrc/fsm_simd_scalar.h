@@ -16,6 +16,10 @@
  *   count_add(c,m)  c + 1 in the lanes where m is true;  count_store(p,c) lanes as doubles
  *   vf32_widen_add(lo,hi,v) add float lanes to double accumulators: lo gets lanes
  *                   [0, VF64_W), hi the next VF64_W lanes
+ *   vf32_narrow(lo,hi) the converse of widen_add's lane split: float lanes [0, VF64_W) from
+ *                   lo, the next VF64_W from hi, each rounded to float
+ *   transpose(v)    v[0..VT_W) as a VT_W x VT_W matrix, transposed in place: lane j of
+ *                   v[i] swaps with lane i of v[j] (one row per lane, K(short_lanes))
  */
 #include <stdint.h>
 #include <string.h>
@@ -52,9 +56,11 @@ typedef int64_t vf64_count;
     }                                                                                       \
     static inline v##T##_count v##T##_count_zero(void) { return 0; }                        \
     static inline v##T##_count v##T##_count_add(v##T##_count c, v##T##_mask m) { return c + m; } \
-    static inline void v##T##_count_store(double *p, v##T##_count c) { *p = (double)c; }
+    static inline void v##T##_count_store(double *p, v##T##_count c) { *p = (double)c; }  \
+    static inline void v##T##_transpose(v##T *v) { (void)v; }
 
 FSM_SCALAR_OPS(f32, float, uint32_t, 23)
 FSM_SCALAR_OPS(f64, double, uint64_t, 52)
 
 static inline void vf32_widen_add(vf64 *lo, vf64 *hi, vf32 v) { (void)hi; *lo += (double)v; }
+static inline vf32 vf32_narrow(vf64 lo, vf64 hi) { (void)hi; return (float)lo; }

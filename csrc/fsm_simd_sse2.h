@@ -41,6 +41,8 @@ static inline void vf32_widen_add(vf64 *lo, vf64 *hi, vf32 v) {
     *lo = _mm_add_pd(*lo, _mm_cvtps_pd(v));
     *hi = _mm_add_pd(*hi, _mm_cvtps_pd(_mm_movehl_ps(v, v)));
 }
+static inline vf32 vf32_narrow(vf64 lo, vf64 hi) { return _mm_movelh_ps(_mm_cvtpd_ps(lo), _mm_cvtpd_ps(hi)); }
+static inline void vf32_transpose(vf32 *v) { _MM_TRANSPOSE4_PS(v[0], v[1], v[2], v[3]); }
 
 static inline vf64 vf64_load(const double *p) { return _mm_loadu_pd(p); }
 static inline void vf64_store(double *p, vf64 v) { _mm_storeu_pd(p, v); }
@@ -61,4 +63,9 @@ static inline vf64_count vf64_count_add(vf64_count c, vf64_mask m) { return _mm_
 static inline void vf64_count_store(double *p, vf64_count c) {
     int64_t t[2]; _mm_storeu_si128((__m128i *)t, c);
     p[0] = (double)t[0]; p[1] = (double)t[1];
+}
+static inline void vf64_transpose(vf64 *v) {
+    const vf64 a = v[0], b = v[1];
+    v[0] = _mm_unpacklo_pd(a, b);
+    v[1] = _mm_unpackhi_pd(a, b);
 }
