@@ -101,7 +101,8 @@ typedef struct fsm_kernels {
     /* The same for a group of `rows` rows, at most one per lane of the vector (lanes_f32,
      * lanes_f64: 1 to 8), of n <= FSM_SHORT_ROW elements each, row l at x[l] (y[l]), one
      * row per lane: FSM_SOFTMAX writes the rows of y, the other ops the partials of row l
-     * to parts[3l..3l+2]. Returns a mask of the rows (bit l) whose max is not finite, left
+     * to parts[3l..3l+2], FSM_EXPSUM also exp(x - m) to y (the max terms' 1 included, as
+     * row_expsum_ml stores them). Returns a mask of the rows (bit l) whose max is not finite, left
      * unwritten. A row's results do not depend on the other rows of its group. */
     unsigned (*short_lanes_f32)(int op, const float *const *x, float *const *y, int rows, fsm_int n, double *parts);
     unsigned (*short_lanes_f64)(int op, const double *const *x, double *const *y, int rows, fsm_int n, double *parts);
@@ -154,7 +155,8 @@ int fsm_best_isa(void);
  * which then runs the loops without any temperature arithmetic.
  * Return 0, or -1 when scratch memory could not be allocated. Run without the GIL.
  * Rows are independent, so splitting them over threads changes no result bit. */
-enum { FSM_SOFTMAX = 0, FSM_LOG_SOFTMAX = 1, FSM_LOGSUMEXP = 2 };
+enum { FSM_SOFTMAX = 0, FSM_LOG_SOFTMAX = 1, FSM_LOGSUMEXP = 2,
+       FSM_EXPSUM = 3 /* short_lanes only: the partials, and exp(x - m) stored to y */ };
 typedef struct fsm_shape {
     fsm_int outer, n, inner;
     fsm_int x_outer, x_n, x_inner; /* strides of x */

@@ -405,9 +405,21 @@ static int K(row_short)(int op, const FT *x, fsm_int n, FT *y, double *parts)
  * differs. Lanes are independent, so a row's result does not depend on the rows beside it:
  * the same bits in any group, on any thread. Rows beyond `rows` (< VW) repeat row 0 and
  * are not written. Temperature 1 only.
- * FSM_SOFTMAX writes the rows y[l]; the other ops write parts[3l..3l+2] = (m, rest, ties).
+ * FSM_SOFTMAX writes the rows y[l]; the other ops write parts[3l..3l+2] = (m, rest, ties),
+ * and FSM_EXPSUM also exp(x - m) to the rows y[l] (the ML drivers' gradient).
  * Returns a mask of the lanes (bit l) whose max is not finite: nothing is written for them,
  * the caller applies the special values. */
+/* the columns v[0..n) back to the rows y[l], l < rows, but for the `special` ones */
+FSM_INLINE void K(lanes_store)(VT *v, FT *const *y, int rows, fsm_int n, unsigned special)
+{
+    for (fsm_int j0 = 0; j0 < n; j0 += VW) {
+        const fsm_int k = n - j0 < VW ? n - j0 : VW;
+        V(transpose)(v + j0);
+        for (int l = 0; l < rows; l++)
+            if (!(special >> l & 1)) K(store_k)(y[l] + j0, k, v[j0 + l]);
+    }
+}
+
 static unsigned K(short_lanes)(int op, const FT *const *x, FT *const *y, int rows, fsm_int n,
                                double *parts)
 {
@@ -465,6 +477,7 @@ static unsigned K(short_lanes)(int op, const FT *const *x, FT *const *y, int row
             parts[3 * l + 1] = sum[l];
             parts[3 * l + 2] = ties[l];
         }
+        if (op == FSM_EXPSUM) K(lanes_store)(v, y, rows, n, special);
         return special;
     }
     /* softmax: each lane scaled by 1 / sum as a pair sh + sl (K(scale_step)), as row_short
@@ -498,12 +511,7 @@ static unsigned K(short_lanes)(int op, const FT *const *x, FT *const *y, int row
     const VT vsh = V(load)(sh), vsl = V(load)(sl);
 #endif
     for (fsm_int j = 0; j < n; j++) v[j] = K(scale_step)(v[j], vsh, vsl);
-    for (fsm_int j0 = 0; j0 < n; j0 += VW) {
-        const fsm_int k = n - j0 < VW ? n - j0 : VW;
-        V(transpose)(v + j0);
-        for (int l = 0; l < rows; l++)
-            if (!(special >> l & 1)) K(store_k)(y[l] + j0, k, v[j0 + l]);
-    }
+    K(lanes_store)(v, y, rows, n, special);
     return special;
 }
 

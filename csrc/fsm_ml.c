@@ -41,6 +41,7 @@ typedef struct ml_xent {
     int64_t ignore_index;
     double eps, gscale;
     void *loss, *grad;
+    int lanes; /* short rows, one per lane: D(xent_rows_lanes) */
 } ml_xent;
 
 /* The losses of rows [r0, r1) of call a (an ml_xent, or an ml_bce whose rows are single
@@ -131,30 +132,12 @@ static void D(ml_fill_nan)(FT *g, fsm_int n)
         for (fsm_int i = 0; i < n; i++) g[i] = (FT)NAN;
 }
 
-/* The loss of one row against class t, and with g non-NULL its gradient times gscale:
- *   loss = (1 - eps) * -(w_t logp_t) + eps / C * -(sum_c w_c logp_c)
- *   grad = a * softmax - b,  b_c = (1 - eps) w_t [c == t] + eps / C w_c,  a = sum_c b_c.
- * An ignored row: loss 0, gradient 0 * softmax (PyTorch's autograd: NaN only where the
- * softmax is). Two passes over the logits in the kernels: the max, then exp-and-sum (which
- * stores exp(x - max) into g); a gradient adds one scaling pass, label smoothing one scalar
- * pass for the sum of the log-probabilities. */
-static double D(xent_index_row)(const fsm_kernels *k, const FT *x, fsm_int C, int64_t t,
-                                int ignored, const double *w, double eps, FT *g, double gscale)
+/* The loss of a row against class t (not ignored) from its max md and the log of its sum
+ * L, and what the gradient takes: *a = sum_c b_c and *wall = sum_c w_c (0 without label
+ * smoothing); see D(xent_index_row). */
+static double D(xent_index_loss)(const FT *x, fsm_int C, int64_t t, const double *w, double eps,
+                                 double md, double L, double *a_out, double *wall_out)
 {
-    if (C <= 0 || (ignored && !g)) return 0.0;
-    const FT m = KER(k, row_max)(x, C);
-    if (!(m > (FT)-INFINITY && m < (FT)INFINITY)) { /* +inf, NaN or all -inf: all NaN */
-        D(ml_fill_nan)(g, C);
-        return ignored ? 0.0 : (double)NAN;
-    }
-    double rest, ties;
-    KER(k, row_expsum_ml)(x, C, m, g, &rest, &ties);
-    const double sum = rest + ties;
-    if (ignored) {
-        KER(k, row_scale)(g, C, (FT)(0.0 / sum), (FT)0.0);
-        return 0.0;
-    }
-    const double L = fsm_log_of_sum(rest, ties), md = (double)m;
     const double wt = w ? w[t] : 1.0;
     const double lpt = ((double)x[t] - md) - L; /* logp of the target class */
     double loss = -(wt * lpt), a = wt, wall = 0.0;
@@ -168,6 +151,52 @@ static double D(xent_index_row)(const fsm_kernels *k, const FT *x, fsm_int C, in
         loss = (1.0 - eps) * loss + (eps / (double)C) * -sl;
         a = (1.0 - eps) * wt + (eps / (double)C) * wall;
     }
+    *a_out = a;
+    *wall_out = wall;
+    return loss;
+}
+
+/* The loss of one row against class t, and with g non-NULL its gradient times gscale:
+ *   loss = (1 - eps) * -(w_t logp_t) + eps / C * -(sum_c w_c logp_c)
+ *   grad = a * softmax - b,  b_c = (1 - eps) w_t [c == t] + eps / C w_c,  a = sum_c b_c.
+ * An ignored row: loss 0, gradient 0 * softmax (PyTorch's autograd: NaN only where the
+ * softmax is). Two passes over the logits in the kernels: the max, then exp-and-sum (which
+ * stores exp(x - max) into g); a gradient adds one scaling pass, label smoothing one scalar
+ * pass for the sum of the log-probabilities. */
+static double D(xent_index_finish)(const fsm_kernels *k, const FT *x, fsm_int C, int64_t t,
+                                   int ignored, const double *w, double eps, FT *g, double gscale,
+                                   FT m, double rest, double ties);
+
+static double D(xent_index_row)(const fsm_kernels *k, const FT *x, fsm_int C, int64_t t,
+                                int ignored, const double *w, double eps, FT *g, double gscale)
+{
+    if (C <= 0 || (ignored && !g)) return 0.0;
+    const FT m = KER(k, row_max)(x, C);
+    if (!(m > (FT)-INFINITY && m < (FT)INFINITY)) { /* +inf, NaN or all -inf: all NaN */
+        D(ml_fill_nan)(g, C);
+        return ignored ? 0.0 : (double)NAN;
+    }
+    double rest, ties;
+    KER(k, row_expsum_ml)(x, C, m, g, &rest, &ties);
+    return D(xent_index_finish)(k, x, C, t, ignored, w, eps, g, gscale, m, rest, ties);
+}
+
+/* D(xent_index_row) from the row's partials: its max m (finite), the sum of the terms
+ * that are not max terms (rest) and the count of max terms (ties), with g holding
+ * exp(x - m) when the gradient is asked for. */
+static double D(xent_index_finish)(const fsm_kernels *k, const FT *x, fsm_int C, int64_t t,
+                                   int ignored, const double *w, double eps, FT *g, double gscale,
+                                   FT m, double rest, double ties)
+{
+    const double sum = rest + ties;
+    if (ignored) {
+        if (g) KER(k, row_scale)(g, C, (FT)(0.0 / sum), (FT)0.0);
+        return 0.0;
+    }
+    const double L = fsm_log_of_sum(rest, ties);
+    double a, wall;
+    const double loss = D(xent_index_loss)(x, C, t, w, eps, (double)m, L, &a, &wall);
+    const double wt = w ? w[t] : 1.0;
     if (g) {
         /* p_t, and p_t - 1 without cancellation or a libm call, from the kernel's
          * e_t = exp(x_t - m) still in g[t]: where x_t is the max, e_t = 1 and
@@ -192,9 +221,29 @@ static double D(xent_index_row)(const fsm_kernels *k, const FT *x, fsm_int C, in
     return loss;
 }
 
+/* The loss of a row against probabilities p from its max md and the log of its sum L,
+ * and *a = sum_c b_c for the gradient; see D(xent_prob_row). */
+static double D(xent_prob_loss)(const FT *x, fsm_int C, const FT *p, const double *w, double eps,
+                                double md, double L, double *a_out)
+{
+    const double keep = 1.0 - eps, u = eps / (double)C;
+    double acc = 0.0, a = 0.0;
+    for (fsm_int c = 0; c < C; c++) {
+        const double s = eps > 0.0 ? (double)p[c] * keep + u : (double)p[c];
+        const double wc = w ? w[c] : 1.0;
+        acc += ((((double)x[c] - md) - L) * s) * wc;
+        a += s * wc;
+    }
+    *a_out = a;
+    return -acc;
+}
+
 /* One row against probabilities p: s_c = (1 - eps) p_c + eps / C, b_c = s_c w_c,
  *   loss = -sum_c logp_c s_c w_c  (PyTorch's order: 0 * -inf is NaN there too),
  *   grad = a * softmax - b,  a = sum_c b_c. */
+static double D(xent_prob_finish)(const FT *x, fsm_int C, const FT *p, const double *w, double eps,
+                                  FT *g, double gscale, FT m, double rest, double ties);
+
 static double D(xent_prob_row)(const fsm_kernels *k, const FT *x, fsm_int C, const FT *p,
                                const double *w, double eps, FT *g, double gscale)
 {
@@ -206,30 +255,76 @@ static double D(xent_prob_row)(const fsm_kernels *k, const FT *x, fsm_int C, con
     }
     double rest, ties;
     KER(k, row_expsum_ml)(x, C, m, g, &rest, &ties);
+    return D(xent_prob_finish)(x, C, p, w, eps, g, gscale, m, rest, ties);
+}
+
+/* D(xent_prob_row) from the row's partials, as D(xent_index_finish) */
+static double D(xent_prob_finish)(const FT *x, fsm_int C, const FT *p, const double *w, double eps,
+                                  FT *g, double gscale, FT m, double rest, double ties)
+{
     const double sum = rest + ties;
-    const double L = fsm_log_of_sum(rest, ties), md = (double)m;
-    const double keep = 1.0 - eps, u = eps / (double)C;
-    double acc = 0.0, a = 0.0;
-    for (fsm_int c = 0; c < C; c++) {
-        const double s = eps > 0.0 ? (double)p[c] * keep + u : (double)p[c];
-        const double wc = w ? w[c] : 1.0;
-        acc += ((((double)x[c] - md) - L) * s) * wc;
-        a += s * wc;
-    }
+    double a;
+    const double loss = D(xent_prob_loss)(x, C, p, w, eps, (double)m, fsm_log_of_sum(rest, ties), &a);
     if (g) {
+        const double keep = 1.0 - eps, u = eps / (double)C;
         const double q = gscale * a / sum;
         for (fsm_int c = 0; c < C; c++) {
             const double s = eps > 0.0 ? (double)p[c] * keep + u : (double)p[c];
             g[c] = (FT)((double)g[c] * q - gscale * (s * (w ? w[c] : 1.0)));
         }
     }
-    return -acc;
+    return loss;
+}
+
+/* Rows [r0, r1) of a call on short rows (a->lanes): the partials of as many rows as a
+ * vector has lanes at a time from the kernels' short_lanes (one row per lane; x - max split
+ * exactly: no rounding of x - max here), with exp(x - max) stored into the gradient when
+ * it is asked for, then each row finished as by the one-row functions above. A row's
+ * results do not depend on the rows beside it. */
+static double D(xent_rows_lanes)(const ml_xent *a, fsm_int r0, fsm_int r1)
+{
+    const FT *x = (const FT *)a->x, *p = (const FT *)a->p;
+    FT *loss = (FT *)a->loss, *grad = (FT *)a->grad;
+    const fsm_int C = a->C;
+    const int lanes = KER(a->k, lanes);
+    const FT *xr[8];
+    FT *gr[8];
+    double parts[8 * 3], acc = 0.0;
+    for (fsm_int r = r0; r < r1; r += lanes) {
+        const int rows = r1 - r < lanes ? (int)(r1 - r) : lanes;
+        for (int i = 0; i < rows; i++) {
+            xr[i] = x + (r + i) * C;
+            gr[i] = grad ? grad + (r + i) * C : NULL;
+        }
+        const unsigned special = KER(a->k, short_lanes)(grad ? FSM_EXPSUM : FSM_LOGSUMEXP, xr, gr,
+                                                        rows, C, parts);
+        for (int i = 0; i < rows; i++) {
+            const double *pi = parts + 3 * i;
+            const int ignored = a->labels && a->labels[r + i] == a->ignore_index;
+            double l;
+            if (special >> i & 1) { /* +inf, NaN or all -inf: all NaN */
+                D(ml_fill_nan)(gr[i], C);
+                l = ignored ? 0.0 : (double)NAN;
+            } else if (a->labels) {
+                l = ignored && !grad ? 0.0
+                    : D(xent_index_finish)(a->k, xr[i], C, a->labels[r + i], ignored, a->w, a->eps,
+                                           gr[i], a->gscale, (FT)pi[0], pi[1], pi[2]);
+            } else {
+                l = D(xent_prob_finish)(xr[i], C, p + (r + i) * C, a->w, a->eps, gr[i], a->gscale,
+                                        (FT)pi[0], pi[1], pi[2]);
+            }
+            if (loss) loss[r + i] = (FT)l;
+            acc += l;
+        }
+    }
+    return acc;
 }
 
 /* the losses of rows [r0, r1) of one call (index or probability targets); see ml_rows_fn */
 static double D(xent_rows)(const void *call, fsm_int r0, fsm_int r1)
 {
     const ml_xent *a = (const ml_xent *)call;
+    if (a->lanes) return D(xent_rows_lanes)(a, r0, r1);
     const FT *x = (const FT *)a->x, *p = (const FT *)a->p;
     FT *loss = (FT *)a->loss, *grad = (FT *)a->grad;
     const fsm_int C = a->C;
@@ -249,6 +344,14 @@ static double D(xent_rows)(const void *call, fsm_int r0, fsm_int r1)
     return acc;
 }
 
+/* Calls on short rows with rows for at least one whole group take D(xent_rows_lanes):
+ * decided per call, with or without the gradient, as the softmax drivers decide, so that
+ * the loss is the same bits for any thread count and whether the gradient is asked for. */
+static int D(use_lanes)(const fsm_kernels *k, fsm_int rows, fsm_int C)
+{
+    return C > 0 && C * (fsm_int)sizeof(FT) <= FSM_SHORT_ROW_BYTES && rows >= KER(k, lanes);
+}
+
 int FSM_CAT(fsm_xent_index_, FTN)(const fsm_kernels *k, const FT *x, fsm_int rows, fsm_int C,
                                   const int64_t *target, const double *weight, int64_t ignore_index,
                                   double smoothing, int reduction, FT *loss, double *total,
@@ -257,7 +360,8 @@ int FSM_CAT(fsm_xent_index_, FTN)(const fsm_kernels *k, const FT *x, fsm_int row
     double wsum = 0.0, acc;
     if (ml_scan_labels(target, rows, C, weight, ignore_index, &wsum, bad)) return FSM_BAD_LABEL;
     const ml_xent a = {k, x, NULL, target, C, weight, ignore_index, smoothing,
-                       reduction == FSM_REDUCE_MEAN ? 1.0 / wsum : 1.0, loss, grad};
+                       reduction == FSM_REDUCE_MEAN ? 1.0 / wsum : 1.0, loss, grad,
+                       D(use_lanes)(k, rows, C)};
     if (ml_run_blocks(D(xent_rows), &a, rows, C, threads, &acc)) return -1;
     if (total) *total = reduction == FSM_REDUCE_MEAN ? acc / wsum : acc;
     return 0;
@@ -269,7 +373,8 @@ int FSM_CAT(fsm_xent_prob_, FTN)(const fsm_kernels *k, const FT *x, fsm_int rows
 {
     double acc;
     const ml_xent a = {k, x, target, NULL, C, weight, 0, smoothing,
-                       reduction == FSM_REDUCE_MEAN ? 1.0 / (double)rows : 1.0, loss, grad};
+                       reduction == FSM_REDUCE_MEAN ? 1.0 / (double)rows : 1.0, loss, grad,
+                       D(use_lanes)(k, rows, C)};
     if (ml_run_blocks(D(xent_rows), &a, rows, C, threads, &acc)) return -1;
     if (total) *total = reduction == FSM_REDUCE_MEAN ? acc / (double)rows : acc;
     return 0;
