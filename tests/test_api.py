@@ -416,6 +416,21 @@ def test_layouts(layout, dtype, name):
         check_against_scipy(name, x, axis=axis)
 
 
+@pytest.mark.parametrize("name", FUNCS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_whole_array_call_same_as_axis_tuple(name, dtype):
+    """axis=None on a C-contiguous n-d array (SciPy's default) takes the one-call path, its
+    elements one row: the same bits, type and shape as the general path's axis=(0, ..., n-1)."""
+    rng = np.random.default_rng(7)
+    f = getattr(fs, name)
+    for shape in [(2, 3), (16, 10), (3, 4, 5), (1, 1), (300, 40)]:
+        x = (4 * rng.standard_normal(shape)).astype(dtype)
+        x.flat[3 % x.size] = x.max()                      # a tie at the max
+        a, b = f(x), f(x, axis=tuple(range(x.ndim)))
+        assert type(a) is type(b) and a.dtype == b.dtype and np.shape(a) == np.shape(b)
+        assert np.asarray(a).tobytes() == np.asarray(b).tobytes(), shape
+
+
 # ---------------------------------------------------------------------------------------
 # logsumexp: return_sign, weights b, complex
 

@@ -151,6 +151,11 @@ cdef inline bint _c_ready(object x):
             and cnp.PyArray_ISBEHAVED_RO(<cnp.ndarray>x) and cnp.PyArray_NDIM(<cnp.ndarray>x) > 0)
 
 
+cdef inline bint _whole_c_array(cnp.ndarray x, object axis):
+    """axis=None over a C-contiguous n-d array (n > 1): the elements are one row."""
+    return axis is None and cnp.PyArray_NDIM(x) > 1 and cnp.PyArray_IS_C_CONTIGUOUS(x)
+
+
 cdef inline int _single_axis(cnp.ndarray x, object axis):
     """The axis as 0 <= a < ndim for the common cases (an int; None on 1-d), else -1."""
     cdef int ndim = cnp.PyArray_NDIM(x)
@@ -188,6 +193,14 @@ def softmax_fast(object x, object axis, int op, object temperature=1.0):
     full API path."""
     if not _c_ready(x) or not (type(temperature) is float and <double>temperature == 1.0):
         return None
+    cdef cnp.ndarray out
+    if _whole_c_array(<cnp.ndarray>x, axis):
+        # SciPy's default axis=None on n-d: one row of all the elements
+        out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>x), cnp.PyArray_DIMS(<cnp.ndarray>x),
+                                cnp.PyArray_TYPE(<cnp.ndarray>x), 0)
+        _softmax_into(cnp.PyArray_Ravel(<cnp.ndarray>x, cnp.NPY_CORDER), 0, op,
+                      cnp.PyArray_Ravel(out, cnp.NPY_CORDER), 1.0)
+        return out
     cdef int a = _single_axis(<cnp.ndarray>x, axis)
     if a < 0:
         return None
@@ -200,6 +213,9 @@ def logsumexp_fast(object x, object axis):
     a NumPy scalar for a 1-d input, like SciPy; None when the full API path is needed."""
     if not _c_ready(x):
         return None
+    if _whole_c_array(<cnp.ndarray>x, axis):  # as in softmax_fast
+        return _logsumexp_into(cnp.PyArray_Ravel(<cnp.ndarray>x, cnp.NPY_CORDER), 0,
+                               cnp.PyArray_EMPTY(0, NULL, cnp.PyArray_TYPE(<cnp.ndarray>x), 0))[()]
     cdef int a = _single_axis(<cnp.ndarray>x, axis)
     if a < 0:
         return None
