@@ -100,9 +100,9 @@ typedef struct fsm_kernels {
 
     /* The same for a group of `rows` rows, at most one per lane of the vector (lanes_f32,
      * lanes_f64: 1 to 8), of n <= FSM_SHORT_ROW elements each, row l at x[l] (y[l]), one
-     * row per lane: FSM_SOFTMAX writes the rows of y, the other ops the partials of row l
-     * to parts[3l..3l+2], FSM_EXPSUM also exp(x - m) to y (the max terms' 1 included, as
-     * row_expsum_ml stores them). Returns a mask of the rows (bit l) whose max is not finite, left
+     * row per lane: FSM_SOFTMAX and FSM_LOG_SOFTMAX write the rows of y, the other ops the
+     * partials of row l to parts[3l..3l+2] (FSM_LOG_SOFTMAX too), FSM_EXPSUM also
+     * exp(x - m) to y (the max terms' 1 included, as row_expsum_ml stores them). Returns a mask of the rows (bit l) whose max is not finite, left
      * unwritten. A row's results do not depend on the other rows of its group. */
     unsigned (*short_lanes_f32)(int op, const float *const *x, float *const *y, int rows, fsm_int n, double *parts);
     unsigned (*short_lanes_f64)(int op, const double *const *x, double *const *y, int rows, fsm_int n, double *parts);

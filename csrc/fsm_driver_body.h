@@ -311,9 +311,9 @@ static int D(threads_for)(const fsm_shape *s)
 
 /* Short contiguous rows (n <= FSM_SHORT_ROW_BYTES), temperature 1, go in batches of
  * FSM_SHORT_BATCH rows: first the kernels' short_lanes on groups of as many rows as a
- * vector has lanes (softmax: the rows written; the others: the partials m, rest, ties),
- * then, for logsumexp and log_softmax, the logs of the batch, whose latency (log, ~25
- * cycles) would otherwise sit on every row's path, and for log_softmax x - m - log(sum).
+ * vector has lanes (softmax and log_softmax: the rows written; logsumexp: the partials m,
+ * rest, ties), then, for logsumexp, the logs of the batch, whose latency (log, ~25 cycles)
+ * would otherwise sit on every row's path; then the special rows.
  * Rows [r0, r1); op FSM_LOGSUMEXP writes y's element of each row, the others y's row.
  * A row's results do not depend on which rows share its group: the same bits for any split
  * of the rows over threads. */
@@ -354,7 +354,6 @@ static void D(short_rows)(const fsm_kernels *k, int op, const FT *x, FT *y, cons
         for (int i = 0; i < len; i++) {
             if (op == FSM_LOGSUMEXP) *yr[i] = special[i] ? D(special_lse)(xr[i], 1, n) : D(lse_from_parts)(p[i]);
             else if (special[i]) D(special_row)(op, xr[i], 1, yr[i], 1, n);
-            else if (op == FSM_LOG_SOFTMAX) D(logsub_from_parts)(k, xr[i], n, p[i], yr[i]);
         }
     }
 }

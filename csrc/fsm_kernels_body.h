@@ -406,7 +406,8 @@ static int K(row_short)(int op, const FT *x, fsm_int n, FT *y, double *parts)
  * the same bits in any group, on any thread. Rows beyond `rows` (< VW) repeat row 0 and
  * are not written. Temperature 1 only.
  * FSM_SOFTMAX writes the rows y[l]; the other ops write parts[3l..3l+2] = (m, rest, ties),
- * and FSM_EXPSUM also exp(x - m) to the rows y[l] (the ML drivers' gradient).
+ * FSM_LOG_SOFTMAX also the rows y[l] (x - m - log sum, the logs by libm, lane by lane) and
+ * FSM_EXPSUM exp(x - m) to the rows y[l] (the ML drivers' gradient).
  * Returns a mask of the lanes (bit l) whose max is not finite: nothing is written for them,
  * the caller applies the special values. */
 /* the columns v[0..n) back to the rows y[l], l < rows, but for the `special` ones */
@@ -460,7 +461,7 @@ static unsigned K(short_lanes)(int op, const FT *const *x, FT *const *y, int row
             term = V(zero_where)(is_max, term);
         }
         K(acc_add)(&lo[j % 2], &hi[j % 2], term);
-        v[j] = e;
+        if (op != FSM_LOG_SOFTMAX) v[j] = e; /* log_softmax keeps x for its last step */
     }
     /* the sum of each lane: float32 widening puts lanes [0, VF64_W) in lo, the rest in hi;
      * float64's Kahan lanes end up all in lo */
@@ -477,7 +478,19 @@ static unsigned K(short_lanes)(int op, const FT *const *x, FT *const *y, int row
             parts[3 * l + 1] = sum[l];
             parts[3 * l + 2] = ties[l];
         }
-        if (op == FSM_EXPSUM) K(lanes_store)(v, y, rows, n, special);
+        if (op == FSM_LOG_SOFTMAX) {
+            /* y = (x - m) - c, c = log sum = c_hi + c_lo per lane (K(logsub_step)); libm's
+             * log for each lane's sum, the lanes' calls independent of each other */
+            FT ch[VW], cl[VW];
+            for (int l = 0; l < VW; l++) {
+                const double c = fsm_log_of_sum(sum[l], ties[l]);
+                ch[l] = (FT)c;
+                cl[l] = (FT)(c - (double)ch[l]);
+            }
+            const VT vch = V(load)(ch), vcl = V(load)(cl);
+            for (fsm_int j = 0; j < n; j++) v[j] = K(logsub_step)(v[j], mv, neg_m, NULL, vch, vcl, 0);
+        }
+        if (op != FSM_LOGSUMEXP) K(lanes_store)(v, y, rows, n, special);
         return special;
     }
     /* softmax: each lane scaled by 1 / sum as a pair sh + sl (K(scale_step)), as row_short
