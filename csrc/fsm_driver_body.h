@@ -309,7 +309,7 @@ static int D(threads_for)(const fsm_shape *s)
 #endif
 }
 
-/* Short contiguous rows (n <= FSM_SHORT_ROW_BYTES), temperature 1, go in batches of
+/* Short contiguous rows (n <= FSM_LANES_ROW_BYTES), temperature 1, go in batches of
  * FSM_SHORT_BATCH rows: first the kernels' short_lanes on groups of as many rows as a
  * vector has lanes (softmax and log_softmax: the rows written; logsumexp: the partials m,
  * rest, ties), then, for logsumexp, the logs of the batch, whose latency (log, ~25 cycles)
@@ -320,12 +320,13 @@ static int D(threads_for)(const fsm_shape *s)
 #define FSM_SHORT_BATCH 64
 
 /* Short rows take short_lanes when the call has rows for at least one whole group, and
- * row_short one at a time otherwise: a lone row would wait on the whole group's chain
- * (softmax of 10 float32: 0.36 us a call against 0.26). Decided per call, not per thread's
- * share, so that the results stay the same for any thread count. */
+ * the one-row kernels otherwise (row_short up to FSM_SHORT_ROW_BYTES): a lone row would
+ * wait on the whole group's chain (softmax of 10 float32: 0.36 us a call against 0.26).
+ * Decided per call, not per thread's share, so that the results stay the same for any
+ * thread count. */
 static int D(use_lanes)(const fsm_kernels *k, const fsm_shape *s)
 {
-    return D(is_short)(s->n) && s->outer * s->inner >= KER(k, lanes);
+    return s->n * (fsm_int)sizeof(FT) <= FSM_LANES_ROW_BYTES && s->outer * s->inner >= KER(k, lanes);
 }
 
 static void D(short_rows)(const fsm_kernels *k, int op, const FT *x, FT *y, const fsm_shape *s,

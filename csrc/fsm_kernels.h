@@ -47,6 +47,8 @@
 
 /* the most elements of a row K(row_short) takes: 32 float32, 16 float64 (fsm.h) */
 #define FSM_SHORT_ROW ((fsm_int)(FSM_SHORT_ROW_BYTES / sizeof(FT)))
+/* the most elements of a row K(short_lanes) takes (fsm.h) */
+#define FSM_LANES_ROW ((fsm_int)(FSM_LANES_ROW_BYTES / sizeof(FT)))
 
 /* Sums are taken blockwise: each block of FSM_SUM_BLOCK terms is summed in vector
  * accumulators, and the block sums are added with TwoSum into (total, compensation).

@@ -394,7 +394,7 @@ static int K(row_short)(int op, const FT *x, fsm_int n, FT *y, double *parts)
 #undef FSM_SHORT_VECS
 
 /* ------------------------------------------------- short rows, one row per lane
- * VW short rows at once (n <= FSM_SHORT_ROW), lane l holding row l (x[l], y[l]): the rows
+ * VW short rows at once (n <= FSM_LANES_ROW), lane l holding row l (x[l], y[l]): the rows
  * are read a VW x VW block at a time and transposed in registers (V(transpose)), so that
  * vector j holds element j of every row. The max, the exps and the sums are then lane-wise
  * and need no horizontal step, and no lane is padding: K(row_short) fills 10 of the 16
@@ -424,7 +424,7 @@ FSM_INLINE void K(lanes_store)(VT *v, FT *const *y, int rows, fsm_int n, unsigne
 static unsigned K(short_lanes)(int op, const FT *const *x, FT *const *y, int rows, fsm_int n,
                                double *parts)
 {
-    VT v[FSM_SHORT_ROW + VW]; /* the columns, then the exps, a whole block past n */
+    VT v[FSM_LANES_ROW + VW]; /* the columns, then the exps, a whole block past n */
     const int split = op != FSM_SOFTMAX;
     for (fsm_int j0 = 0; j0 < n; j0 += VW) {
         const fsm_int k = n - j0 < VW ? n - j0 : VW;

@@ -349,7 +349,7 @@ static double D(xent_rows)(const void *call, fsm_int r0, fsm_int r1)
  * the loss is the same bits for any thread count and whether the gradient is asked for. */
 static int D(use_lanes)(const fsm_kernels *k, fsm_int rows, fsm_int C)
 {
-    return C > 0 && C * (fsm_int)sizeof(FT) <= FSM_SHORT_ROW_BYTES && rows >= KER(k, lanes);
+    return C > 0 && C * (fsm_int)sizeof(FT) <= FSM_LANES_ROW_BYTES && rows >= KER(k, lanes);
 }
 
 int FSM_CAT(fsm_xent_index_, FTN)(const fsm_kernels *k, const FT *x, fsm_int rows, fsm_int C,

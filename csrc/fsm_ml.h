@@ -8,7 +8,7 @@
  * times the loss weight. row_expsum_ml rounds x - max (softmax/logsumexp split it exactly):
  * a row's loss may be off by eps * sum_i p_i |x_i - max| plus a few eps of the loss
  * (tests/test_ml.py checks that bound against mpmath), far below what torch's float32
- * arithmetic costs, for a third less time per row. Short rows (at most FSM_SHORT_ROW_BYTES)
+ * arithmetic costs, for a third less time per row. Short rows (at most FSM_LANES_ROW_BYTES)
  * in calls of at least a vector's worth of rows take the kernels' short_lanes instead, one
  * row per lane, with x - max split exactly, with or without the gradient.
  * Everything else is scalar code in double precision. Semantics are PyTorch's
