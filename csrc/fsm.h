@@ -140,10 +140,11 @@ typedef struct fsm_kernels {
  * per row instead of three. */
 #define FSM_SHORT_ROW_BYTES 128
 
-/* Rows of at most FSM_LANES_ROW_BYTES (64 float32, 32 float64), in calls with rows for at
+/* Rows of at most FSM_LANES_ROW_BYTES (96 float32, 48 float64), in calls with rows for at
  * least one group, take short_lanes (one row per lane). Measured against the row kernels
- * (AVX2 on Zen 4, 1 thread): 1.1-1.5x faster from 129 to 256 bytes, 0.8-0.95x beyond. */
-#define FSM_LANES_ROW_BYTES 256
+ * (AVX2 on Zen 4, 1 thread): 1.1-1.5x faster from 129 to 320 bytes, 1.03-1.12x at 400,
+ * 0.87-1.0x at 512. */
+#define FSM_LANES_ROW_BYTES 384
 
 /* ---- dispatch (fsm_dispatch.c) ---- */
 enum { FSM_ISA_SCALAR = 0, FSM_ISA_SSE2 = 1, FSM_ISA_AVX2 = 2, FSM_ISA_NEON = 3, FSM_ISA_COUNT = 4 };

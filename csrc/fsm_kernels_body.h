@@ -421,8 +421,8 @@ FSM_INLINE void K(lanes_store)(VT *v, FT *const *y, int rows, fsm_int n, unsigne
     }
 }
 
-static unsigned K(short_lanes)(int op, const FT *const *x, FT *const *y, int rows, fsm_int n,
-                               double *parts)
+FSM_INLINE unsigned K(short_lanes_impl)(const int op, const FT *const *x, FT *const *y, int rows,
+                                        fsm_int n, double *parts)
 {
     VT v[FSM_LANES_ROW + VW]; /* the columns, then the exps, a whole block past n */
     const int split = op != FSM_SOFTMAX;
@@ -450,18 +450,22 @@ static unsigned K(short_lanes)(int op, const FT *const *x, FT *const *y, int row
     const vf64 zero = vf64_set1(0.0);
     vf64 lo[2] = {zero, zero}, hi[2] = {zero, zero};
     V(count) cnt = V(count_zero)();
+    /* the exps in the two loops of the row kernels' exp-and-sum pass (K(expsum_chunk)), for
+     * the same reason: fused, each vector's chain is longer than the out-of-order window
+     * covers. store: the exps are kept (softmax, and FSM_EXPSUM's gradient); split: the max
+     * terms counted apart. */
+    const int store = op == FSM_SOFTMAX || op == FSM_EXPSUM;
+    const K(temper_t) tc = K(temper_make)(1);
+    FT r_buf[FSM_LANES_ROW * VW] FSM_ALIGNED, s_buf[FSM_LANES_ROW * VW] FSM_ALIGNED;
+    FT tie_buf[FSM_LANES_ROW * VW] FSM_ALIGNED; /* used when store && split */
+    for (fsm_int j = 0; j < n; j++)
+        K(exp_args)(v[j], mv, neg_m, &tc, r_buf + j * VW, s_buf + j * VW, tie_buf + j * VW, &cnt,
+                    store, split, 0, 1);
     for (fsm_int j = 0; j < n; j++) {
-        VT d_lo;
-        const VT d_hi = K(sub_exact)(v[j], mv, neg_m, &d_lo);
-        const VT e = K(exp_lo)(d_hi, d_lo);
-        VT term = e;
-        if (split) {
-            const V(mask) is_max = V(eq)(v[j], mv);
-            cnt = V(count_add)(cnt, is_max);
-            term = V(zero_where)(is_max, term);
-        }
+        VT term;
+        const VT e = K(exp_term)(r_buf + j * VW, s_buf + j * VW, tie_buf + j * VW, &term, store, split);
         K(acc_add)(&lo[j % 2], &hi[j % 2], term);
-        if (op != FSM_LOG_SOFTMAX) v[j] = e; /* log_softmax keeps x for its last step */
+        if (store) v[j] = e; /* log_softmax keeps x for its last step */
     }
     /* the sum of each lane: float32 widening puts lanes [0, VF64_W) in lo, the rest in hi;
      * float64's Kahan lanes end up all in lo */
@@ -526,6 +530,18 @@ static unsigned K(short_lanes)(int op, const FT *const *x, FT *const *y, int row
     for (fsm_int j = 0; j < n; j++) v[j] = K(scale_step)(v[j], vsh, vsl);
     K(lanes_store)(v, y, rows, n, special);
     return special;
+}
+
+/* K(short_lanes_impl) with op a constant in each copy */
+static unsigned K(short_lanes)(int op, const FT *const *x, FT *const *y, int rows, fsm_int n,
+                               double *parts)
+{
+    switch (op) {
+    case FSM_SOFTMAX: return K(short_lanes_impl)(FSM_SOFTMAX, x, y, rows, n, parts);
+    case FSM_LOG_SOFTMAX: return K(short_lanes_impl)(FSM_LOG_SOFTMAX, x, y, rows, n, parts);
+    case FSM_EXPSUM: return K(short_lanes_impl)(FSM_EXPSUM, x, y, rows, n, parts);
+    default: return K(short_lanes_impl)(FSM_LOGSUMEXP, x, y, rows, n, parts);
+    }
 }
 
 /* ------------------------------------------------------------ weighted rows

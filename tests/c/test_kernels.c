@@ -317,7 +317,7 @@ static void run_case(int dt, int pattern, int layout, fsm_int n)
     if (layout == LAYOUT_ROWS) {
         /* short rows: 19, two whole groups of 8 rows and a partial one for short_lanes
          * (one row per lane), whatever the vector width */
-        outer = n >= 1000 ? 2 : n <= 65 ? 19 : 3;
+        outer = n >= 1000 ? 2 : n <= 97 ? 19 : 3;
         inner = 1;
     } else {
         /* 37 columns: whole vectors and a tail for every vector width; 19 (16 + 3) for the
@@ -791,10 +791,10 @@ int main(int argc, char **argv)
     if (only_n > 0) lengths[nl++] = only_n;
     else {
         for (fsm_int n = 1; n <= 40; n++) lengths[nl++] = n;
-        /* about the most elements short_lanes takes (FSM_LANES_ROW_BYTES: 64 float32, 32
-         * float64, within 1..40 above) */
-        static const fsm_int around_lanes_max[] = {63, 64, 65};
-        for (int i = 0; i < 3; i++) lengths[nl++] = around_lanes_max[i];
+        /* about the most elements short_lanes takes (FSM_LANES_ROW_BYTES: 96 float32, 48
+         * float64) */
+        static const fsm_int around_lanes_max[] = {47, 48, 49, 95, 96, 97};
+        for (int i = 0; i < 6; i++) lengths[nl++] = around_lanes_max[i];
         lengths[nl++] = 1000;
         lengths[nl++] = 4097;
     }
