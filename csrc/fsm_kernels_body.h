@@ -393,6 +393,18 @@ static int K(row_short)(int op, const FT *x, fsm_int n, FT *y, double *parts)
 }
 #undef FSM_SHORT_VECS
 
+/* short_lanes' last step (below): the columns v[0..n) back to the rows y[l], l < rows, but
+ * for the `special` ones */
+FSM_INLINE void K(lanes_store)(VT *v, FT *const *y, int rows, fsm_int n, unsigned special)
+{
+    for (fsm_int j0 = 0; j0 < n; j0 += VW) {
+        const fsm_int k = n - j0 < VW ? n - j0 : VW;
+        V(transpose)(v + j0);
+        for (int l = 0; l < rows; l++)
+            if (!(special >> l & 1)) K(store_k)(y[l] + j0, k, v[j0 + l]);
+    }
+}
+
 /* ------------------------------------------------- short rows, one row per lane
  * VW short rows at once (n <= FSM_LANES_ROW), lane l holding row l (x[l], y[l]): the rows
  * are read a VW x VW block at a time and transposed in registers (V(transpose)), so that
@@ -410,17 +422,6 @@ static int K(row_short)(int op, const FT *x, fsm_int n, FT *y, double *parts)
  * FSM_EXPSUM exp(x - m) to the rows y[l] (the ML drivers' gradient).
  * Returns a mask of the lanes (bit l) whose max is not finite: nothing is written for them,
  * the caller applies the special values. */
-/* the columns v[0..n) back to the rows y[l], l < rows, but for the `special` ones */
-FSM_INLINE void K(lanes_store)(VT *v, FT *const *y, int rows, fsm_int n, unsigned special)
-{
-    for (fsm_int j0 = 0; j0 < n; j0 += VW) {
-        const fsm_int k = n - j0 < VW ? n - j0 : VW;
-        V(transpose)(v + j0);
-        for (int l = 0; l < rows; l++)
-            if (!(special >> l & 1)) K(store_k)(y[l] + j0, k, v[j0 + l]);
-    }
-}
-
 FSM_INLINE unsigned K(short_lanes_impl)(const int op, const FT *const *x, FT *const *y, int rows,
                                         fsm_int n, double *parts)
 {
@@ -502,16 +503,16 @@ FSM_INLINE unsigned K(short_lanes_impl)(const int op, const FT *const *x, FT *co
      * a fused multiply-add (fsm_ratio_pair, lane-wise) */
 #if FSM_ISA_HAS_FMA
     const vf64 one = vf64_set1(1.0);
-    const vf64 q_lo = vf64_div(one, sum_lo), q_hi = vf64_div(one, sum_hi);
+    const vf64 q_lo = vf64_div(one, sum_lo);
     const vf64 c_lo = vf64_mul(vf64_fma(vf64_sub(zero, q_lo), sum_lo, one), q_lo);
-    const vf64 c_hi = vf64_mul(vf64_fma(vf64_sub(zero, q_hi), sum_hi, one), q_hi);
 #if FSM_T_F32
+    const vf64 q_hi = vf64_div(one, sum_hi);
+    const vf64 c_hi = vf64_mul(vf64_fma(vf64_sub(zero, q_hi), sum_hi, one), q_hi);
     const VT vsh = V(narrow)(q_lo, q_hi);
     vf64 w_lo = zero, w_hi = zero; /* vsh back in double */
     V(widen_add)(&w_lo, &w_hi, vsh);
     const VT vsl = V(narrow)(vf64_add(vf64_sub(q_lo, w_lo), c_lo), vf64_add(vf64_sub(q_hi, w_hi), c_hi));
 #else
-    (void)q_hi, (void)c_hi;
     const VT vsh = q_lo, vsl = c_lo;
 #endif
 #else
