@@ -132,12 +132,26 @@ static void D(ml_fill_nan)(FT *g, fsm_int n)
         for (fsm_int i = 0; i < n; i++) g[i] = (FT)NAN;
 }
 
-/* The loss of a row against class t (not ignored) from its max md and the log of its sum
- * L, and what the gradient takes: *a = sum_c b_c and *wall = sum_c w_c (0 without label
- * smoothing); see D(xent_index_row). */
-static double D(xent_index_loss)(const FT *x, fsm_int C, int64_t t, const double *w, double eps,
-                                 double md, double L, double *a_out, double *wall_out)
+/* The loss of one row against class t, and with g non-NULL its gradient times gscale:
+ *   loss = (1 - eps) * -(w_t logp_t) + eps / C * -(sum_c w_c logp_c)
+ *   grad = a * softmax - b,  b_c = (1 - eps) w_t [c == t] + eps / C w_c,  a = sum_c b_c.
+ * An ignored row: loss 0, gradient 0 * softmax (PyTorch's autograd: NaN only where the
+ * softmax is). Two passes over the logits in the kernels: the max, then exp-and-sum (which
+ * stores exp(x - max) into g); a gradient adds one scaling pass, label smoothing one scalar
+ * pass for the sum of the log-probabilities.
+ * D(xent_index_finish) takes it from the row's partials: its max m (finite), the sum of
+ * the terms that are not max terms (rest) and their count (ties), with g holding
+ * exp(x - m) when the gradient is asked for; D(xent_index_row) makes them first. */
+static double D(xent_index_finish)(const fsm_kernels *k, const FT *x, fsm_int C, int64_t t,
+                                   int ignored, const double *w, double eps, FT *g, double gscale,
+                                   FT m, double rest, double ties)
 {
+    const double sum = rest + ties;
+    if (ignored) {
+        if (g) KER(k, row_scale)(g, C, (FT)(0.0 / sum), (FT)0.0);
+        return 0.0;
+    }
+    const double L = fsm_log_of_sum(rest, ties), md = (double)m;
     const double wt = w ? w[t] : 1.0;
     const double lpt = ((double)x[t] - md) - L; /* logp of the target class */
     double loss = -(wt * lpt), a = wt, wall = 0.0;
@@ -151,52 +165,6 @@ static double D(xent_index_loss)(const FT *x, fsm_int C, int64_t t, const double
         loss = (1.0 - eps) * loss + (eps / (double)C) * -sl;
         a = (1.0 - eps) * wt + (eps / (double)C) * wall;
     }
-    *a_out = a;
-    *wall_out = wall;
-    return loss;
-}
-
-/* The loss of one row against class t, and with g non-NULL its gradient times gscale:
- *   loss = (1 - eps) * -(w_t logp_t) + eps / C * -(sum_c w_c logp_c)
- *   grad = a * softmax - b,  b_c = (1 - eps) w_t [c == t] + eps / C w_c,  a = sum_c b_c.
- * An ignored row: loss 0, gradient 0 * softmax (PyTorch's autograd: NaN only where the
- * softmax is). Two passes over the logits in the kernels: the max, then exp-and-sum (which
- * stores exp(x - max) into g); a gradient adds one scaling pass, label smoothing one scalar
- * pass for the sum of the log-probabilities. */
-static double D(xent_index_finish)(const fsm_kernels *k, const FT *x, fsm_int C, int64_t t,
-                                   int ignored, const double *w, double eps, FT *g, double gscale,
-                                   FT m, double rest, double ties);
-
-static double D(xent_index_row)(const fsm_kernels *k, const FT *x, fsm_int C, int64_t t,
-                                int ignored, const double *w, double eps, FT *g, double gscale)
-{
-    if (C <= 0 || (ignored && !g)) return 0.0;
-    const FT m = KER(k, row_max)(x, C);
-    if (!(m > (FT)-INFINITY && m < (FT)INFINITY)) { /* +inf, NaN or all -inf: all NaN */
-        D(ml_fill_nan)(g, C);
-        return ignored ? 0.0 : (double)NAN;
-    }
-    double rest, ties;
-    KER(k, row_expsum_ml)(x, C, m, g, &rest, &ties);
-    return D(xent_index_finish)(k, x, C, t, ignored, w, eps, g, gscale, m, rest, ties);
-}
-
-/* D(xent_index_row) from the row's partials: its max m (finite), the sum of the terms
- * that are not max terms (rest) and the count of max terms (ties), with g holding
- * exp(x - m) when the gradient is asked for. */
-static double D(xent_index_finish)(const fsm_kernels *k, const FT *x, fsm_int C, int64_t t,
-                                   int ignored, const double *w, double eps, FT *g, double gscale,
-                                   FT m, double rest, double ties)
-{
-    const double sum = rest + ties;
-    if (ignored) {
-        if (g) KER(k, row_scale)(g, C, (FT)(0.0 / sum), (FT)0.0);
-        return 0.0;
-    }
-    const double L = fsm_log_of_sum(rest, ties);
-    double a, wall;
-    const double loss = D(xent_index_loss)(x, C, t, w, eps, (double)m, L, &a, &wall);
-    const double wt = w ? w[t] : 1.0;
     if (g) {
         /* p_t, and p_t - 1 without cancellation or a libm call, from the kernel's
          * e_t = exp(x_t - m) still in g[t]: where x_t is the max, e_t = 1 and
@@ -221,11 +189,29 @@ static double D(xent_index_finish)(const fsm_kernels *k, const FT *x, fsm_int C,
     return loss;
 }
 
-/* The loss of a row against probabilities p from its max md and the log of its sum L,
- * and *a = sum_c b_c for the gradient; see D(xent_prob_row). */
-static double D(xent_prob_loss)(const FT *x, fsm_int C, const FT *p, const double *w, double eps,
-                                double md, double L, double *a_out)
+static double D(xent_index_row)(const fsm_kernels *k, const FT *x, fsm_int C, int64_t t,
+                                int ignored, const double *w, double eps, FT *g, double gscale)
 {
+    if (C <= 0 || (ignored && !g)) return 0.0;
+    const FT m = KER(k, row_max)(x, C);
+    if (!(m > (FT)-INFINITY && m < (FT)INFINITY)) { /* +inf, NaN or all -inf: all NaN */
+        D(ml_fill_nan)(g, C);
+        return ignored ? 0.0 : (double)NAN;
+    }
+    double rest, ties;
+    KER(k, row_expsum_ml)(x, C, m, g, &rest, &ties);
+    return D(xent_index_finish)(k, x, C, t, ignored, w, eps, g, gscale, m, rest, ties);
+}
+
+/* One row against probabilities p: s_c = (1 - eps) p_c + eps / C, b_c = s_c w_c,
+ *   loss = -sum_c logp_c s_c w_c  (PyTorch's order: 0 * -inf is NaN there too),
+ *   grad = a * softmax - b,  a = sum_c b_c.
+ * From the row's partials, as D(xent_index_finish). */
+static double D(xent_prob_finish)(const FT *x, fsm_int C, const FT *p, const double *w, double eps,
+                                  FT *g, double gscale, FT m, double rest, double ties)
+{
+    const double sum = rest + ties;
+    const double L = fsm_log_of_sum(rest, ties), md = (double)m;
     const double keep = 1.0 - eps, u = eps / (double)C;
     double acc = 0.0, a = 0.0;
     for (fsm_int c = 0; c < C; c++) {
@@ -234,15 +220,15 @@ static double D(xent_prob_loss)(const FT *x, fsm_int C, const FT *p, const doubl
         acc += ((((double)x[c] - md) - L) * s) * wc;
         a += s * wc;
     }
-    *a_out = a;
+    if (g) {
+        const double q = gscale * a / sum;
+        for (fsm_int c = 0; c < C; c++) {
+            const double s = eps > 0.0 ? (double)p[c] * keep + u : (double)p[c];
+            g[c] = (FT)((double)g[c] * q - gscale * (s * (w ? w[c] : 1.0)));
+        }
+    }
     return -acc;
 }
-
-/* One row against probabilities p: s_c = (1 - eps) p_c + eps / C, b_c = s_c w_c,
- *   loss = -sum_c logp_c s_c w_c  (PyTorch's order: 0 * -inf is NaN there too),
- *   grad = a * softmax - b,  a = sum_c b_c. */
-static double D(xent_prob_finish)(const FT *x, fsm_int C, const FT *p, const double *w, double eps,
-                                  FT *g, double gscale, FT m, double rest, double ties);
 
 static double D(xent_prob_row)(const fsm_kernels *k, const FT *x, fsm_int C, const FT *p,
                                const double *w, double eps, FT *g, double gscale)
@@ -256,24 +242,6 @@ static double D(xent_prob_row)(const fsm_kernels *k, const FT *x, fsm_int C, con
     double rest, ties;
     KER(k, row_expsum_ml)(x, C, m, g, &rest, &ties);
     return D(xent_prob_finish)(x, C, p, w, eps, g, gscale, m, rest, ties);
-}
-
-/* D(xent_prob_row) from the row's partials, as D(xent_index_finish) */
-static double D(xent_prob_finish)(const FT *x, fsm_int C, const FT *p, const double *w, double eps,
-                                  FT *g, double gscale, FT m, double rest, double ties)
-{
-    const double sum = rest + ties;
-    double a;
-    const double loss = D(xent_prob_loss)(x, C, p, w, eps, (double)m, fsm_log_of_sum(rest, ties), &a);
-    if (g) {
-        const double keep = 1.0 - eps, u = eps / (double)C;
-        const double q = gscale * a / sum;
-        for (fsm_int c = 0; c < C; c++) {
-            const double s = eps > 0.0 ? (double)p[c] * keep + u : (double)p[c];
-            g[c] = (FT)((double)g[c] * q - gscale * (s * (w ? w[c] : 1.0)));
-        }
-    }
-    return loss;
 }
 
 /* Rows [r0, r1) of a call on short rows (a->lanes): the partials of as many rows as a
@@ -306,9 +274,8 @@ static double D(xent_rows_lanes)(const ml_xent *a, fsm_int r0, fsm_int r1)
                 D(ml_fill_nan)(gr[i], C);
                 l = ignored ? 0.0 : (double)NAN;
             } else if (a->labels) {
-                l = ignored && !grad ? 0.0
-                    : D(xent_index_finish)(a->k, xr[i], C, a->labels[r + i], ignored, a->w, a->eps,
-                                           gr[i], a->gscale, (FT)pi[0], pi[1], pi[2]);
+                l = D(xent_index_finish)(a->k, xr[i], C, a->labels[r + i], ignored, a->w, a->eps,
+                                         gr[i], a->gscale, (FT)pi[0], pi[1], pi[2]);
             } else {
                 l = D(xent_prob_finish)(xr[i], C, p + (r + i) * C, a->w, a->eps, gr[i], a->gscale,
                                         (FT)pi[0], pi[1], pi[2]);
