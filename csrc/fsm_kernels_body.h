@@ -28,6 +28,14 @@ FSM_INLINE void K(store_tail)(FT *p, fsm_int k, VT v)
 #endif
 }
 
+/* a double pair v + v_lo as FT hi + lo (as the drivers' D(split): for float the value to
+ * ~2^-48, for double lo is v_lo) */
+FSM_INLINE void K(split_pair)(double v, double v_lo, FT *hi, FT *lo)
+{
+    *hi = (FT)v;
+    *lo = (FT)((v - (double)*hi) + v_lo);
+}
+
 /* a whole vector when k == VW, else the padded tail */
 FSM_INLINE VT K(load_k)(const FT *p, fsm_int k, FT fill)
 {
@@ -385,7 +393,8 @@ static int K(row_short)(int op, const FT *x, fsm_int n, FT *y, double *parts)
     }
     double s_hi, s_lo;
     fsm_ratio_pair(1.0, rest, &s_hi, &s_lo);
-    const FT sh = (FT)s_hi, sl = (FT)((s_hi - (double)sh) + s_lo);
+    FT sh, sl;
+    K(split_pair)(s_hi, s_lo, &sh, &sl);
     const VT vsh = V(set1)(sh), vsl = V(set1)(sl);
     for (int q = 0; q < nv; q++) K(store_k)(y + q * VW, FSM_SHORT_K(q), K(scale_step)(e[q], vsh, vsl));
     return 0;
@@ -411,10 +420,10 @@ FSM_INLINE void K(lanes_store)(VT *v, FT *const *y, int rows, fsm_int n, unsigne
  * vector j holds element j of every row. The max, the exps and the sums are then lane-wise
  * and need no horizontal step, and no lane is padding: K(row_short) fills 10 of the 16
  * lanes of its two vectors with a row of 10 float32 and ends it with three horizontal
- * reductions, one long chain per row. The arithmetic per element is row_short's (exp_lo on
- * x - m split exactly, terms summed in double: widened float32, Kahan lanes for float64;
- * the max terms counted apart for the ops that take logs), only the order of the sums
- * differs. Lanes are independent, so a row's result does not depend on the rows beside it:
+ * reductions, one long chain per row. The arithmetic per element is the row kernels' (the
+ * exp on x - m split exactly, in exp_args and exp_term; terms summed in double: widened
+ * float32, Kahan lanes for float64; the max terms counted apart for the ops that take
+ * logs), only the order of the sums differs. Lanes are independent, so a row's result does not depend on the rows beside it:
  * the same bits in any group, on any thread. Rows beyond `rows` (< VW) repeat row 0 and
  * are not written. Temperature 1 only.
  * FSM_SOFTMAX writes the rows y[l]; the other ops write parts[3l..3l+2] = (m, rest, ties),
@@ -487,11 +496,7 @@ FSM_INLINE unsigned K(short_lanes_impl)(const int op, const FT *const *x, FT *co
             /* y = (x - m) - c, c = log sum = c_hi + c_lo per lane (K(logsub_step)); libm's
              * log for each lane's sum, the lanes' calls independent of each other */
             FT ch[VW], cl[VW];
-            for (int l = 0; l < VW; l++) {
-                const double c = fsm_log_of_sum(sum[l], ties[l]);
-                ch[l] = (FT)c;
-                cl[l] = (FT)(c - (double)ch[l]);
-            }
+            for (int l = 0; l < VW; l++) K(split_pair)(fsm_log_of_sum(sum[l], ties[l]), 0.0, &ch[l], &cl[l]);
             const VT vch = V(load)(ch), vcl = V(load)(cl);
             for (fsm_int j = 0; j < n; j++) v[j] = K(logsub_step)(v[j], mv, neg_m, NULL, vch, vcl, 0);
         }
@@ -523,8 +528,7 @@ FSM_INLINE unsigned K(short_lanes_impl)(const int op, const FT *const *x, FT *co
     for (int l = 0; l < VW; l++) {
         double s_hi, s_lo;
         fsm_ratio_pair(1.0, sum[l], &s_hi, &s_lo);
-        sh[l] = (FT)s_hi;
-        sl[l] = (FT)((s_hi - (double)sh[l]) + s_lo);
+        K(split_pair)(s_hi, s_lo, &sh[l], &sl[l]);
     }
     const VT vsh = V(load)(sh), vsl = V(load)(sl);
 #endif
