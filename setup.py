@@ -32,7 +32,7 @@ sources = [
     "csrc/fsm_ml.c",
 ]
 if is_x86_64:
-    sources += ["csrc/fsm_sse2.c", "csrc/fsm_avx2.c"]
+    sources += ["csrc/fsm_sse2.c", "csrc/fsm_avx2.c", "csrc/fsm_avx512.c"]
 if is_arm64:
     sources += ["csrc/fsm_neon.c"]
 

@@ -2,7 +2,7 @@
  *
  * Layers (see DESIGN.md):
  *   fsm_kernels      one table per instruction set (fsm_scalar.c, fsm_sse2.c, fsm_avx2.c,
- *                    fsm_neon.c), all generated from the same generic bodies in fsm_kernels.h.
+ *                    fsm_avx512.c, fsm_neon.c), all generated from the same generic bodies in fsm_kernels.h.
  *                    Kernels work on contiguous data: a row (reduce along it) or a block of
  *                    columns (reduce down a strided axis, vectorise across the contiguous one).
  *   fsm_dispatch.c   picks the best table the CPU and OS support, once.
@@ -99,7 +99,7 @@ typedef struct fsm_kernels {
     int (*row_short_f64)(int op, const double *x, fsm_int n, double *y, double *parts);
 
     /* The same for a group of `rows` rows, at most one per lane of the vector (lanes_f32,
-     * lanes_f64: 1 to 8), of n <= FSM_LANES_ROW elements each, row l at x[l] (y[l]), one
+     * lanes_f64: 1 to FSM_MAX_LANES), of n <= FSM_LANES_ROW elements each, row l at x[l] (y[l]), one
      * row per lane: FSM_SOFTMAX and FSM_LOG_SOFTMAX write the rows of y, the other ops the
      * partials of row l to parts[3l..3l+2] (FSM_LOG_SOFTMAX too), FSM_EXPSUM also
      * exp(x - m) to y (the max terms' 1 included, as row_expsum_ml stores them). Returns a mask of the rows (bit l) whose max is not finite, left
@@ -147,7 +147,11 @@ typedef struct fsm_kernels {
 #define FSM_LANES_ROW_BYTES 384
 
 /* ---- dispatch (fsm_dispatch.c) ---- */
-enum { FSM_ISA_SCALAR = 0, FSM_ISA_SSE2 = 1, FSM_ISA_AVX2 = 2, FSM_ISA_NEON = 3, FSM_ISA_COUNT = 4 };
+enum { FSM_ISA_SCALAR = 0, FSM_ISA_SSE2 = 1, FSM_ISA_AVX2 = 2, FSM_ISA_NEON = 3, FSM_ISA_AVX512 = 4,
+       FSM_ISA_COUNT = 5 };
+
+/* the most lanes of any vector (AVX-512 float32): the bound of per-lane scratch arrays */
+#define FSM_MAX_LANES 16
 const char *fsm_isa_name(int isa);
 int fsm_isa_compiled(int isa);   /* built into this binary */
 int fsm_isa_supported(int isa);  /* compiled, and this CPU and OS can run it */
@@ -209,6 +213,7 @@ void fsm_fill_excluded_f64(const double *x, const unsigned char *keep, double *y
 extern const fsm_kernels fsm_kernels_scalar;
 extern const fsm_kernels fsm_kernels_sse2;
 extern const fsm_kernels fsm_kernels_avx2;
+extern const fsm_kernels fsm_kernels_avx512;
 extern const fsm_kernels fsm_kernels_neon;
 
 #ifdef __cplusplus

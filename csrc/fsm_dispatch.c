@@ -3,6 +3,8 @@
  * x86-64: SSE2 is part of the architecture. AVX2+FMA needs the CPU bits (cpuid leaf 1:
  * FMA, AVX, OSXSAVE; leaf 7: AVX2) and the OS's consent to save YMM registers on context
  * switch (xgetbv(0) bits 1 and 2), otherwise the first 256-bit instruction faults.
+ * AVX-512 (Foundation; its kernels use AVX2 and FMA too) needs those, leaf 7's AVX512F bit
+ * and the OS's consent for the mask registers and all of the ZMM state (xgetbv(0) bits 5-7).
  * aarch64: ASIMD (NEON) is mandatory. The choice itself (best path, or the one forced by
  * FASTSOFTMAX_ISA) is made once, at import, by the Python layer.
  */
@@ -47,13 +49,22 @@ static int fsm_cpu_has_avx2_fma(void)
     fsm_cpuid(7, 0, r);
     return (r[1] >> 5) & 1; /* EBX bit 5: AVX2 */
 }
+
+static int fsm_cpu_has_avx512f(void)
+{
+    unsigned r[4];
+    if (!fsm_cpu_has_avx2_fma()) return 0;
+    if ((fsm_xgetbv0() & 0xe6) != 0xe6) return 0; /* + opmask, ZMM_Hi256, Hi16_ZMM state */
+    fsm_cpuid(7, 0, r);
+    return (r[1] >> 16) & 1; /* EBX bit 16: AVX512F */
+}
 #endif
 
 #if defined(__aarch64__) || defined(_M_ARM64)
 #define FSM_HAVE_ARM64 1
 #endif
 
-static const char *const fsm_names[FSM_ISA_COUNT] = {"scalar", "sse2", "avx2", "neon"};
+static const char *const fsm_names[FSM_ISA_COUNT] = {"scalar", "sse2", "avx2", "neon", "avx512"};
 
 const char *fsm_isa_name(int isa)
 {
@@ -67,6 +78,7 @@ static const fsm_kernels *fsm_table(int isa)
 #ifdef FSM_HAVE_X86_64
     case FSM_ISA_SSE2: return &fsm_kernels_sse2;
     case FSM_ISA_AVX2: return &fsm_kernels_avx2;
+    case FSM_ISA_AVX512: return &fsm_kernels_avx512;
 #endif
 #ifdef FSM_HAVE_ARM64
     case FSM_ISA_NEON: return &fsm_kernels_neon;
@@ -86,6 +98,11 @@ int fsm_isa_supported(int isa)
         if (avx2 < 0) avx2 = fsm_cpu_has_avx2_fma();
         return avx2;
     }
+    if (isa == FSM_ISA_AVX512) {
+        static int avx512 = -1;
+        if (avx512 < 0) avx512 = fsm_cpu_has_avx512f();
+        return avx512;
+    }
 #endif
     return 1;
 }
@@ -97,8 +114,8 @@ const fsm_kernels *fsm_isa_kernels(int isa)
 
 int fsm_best_isa(void)
 {
-    static const int order[] = {FSM_ISA_AVX2, FSM_ISA_NEON, FSM_ISA_SSE2, FSM_ISA_SCALAR};
-    for (int i = 0; i < 4; i++)
+    static const int order[] = {FSM_ISA_AVX512, FSM_ISA_AVX2, FSM_ISA_NEON, FSM_ISA_SSE2, FSM_ISA_SCALAR};
+    for (int i = 0; i < 5; i++)
         if (fsm_isa_supported(order[i])) return order[i];
     return FSM_ISA_SCALAR;
 }

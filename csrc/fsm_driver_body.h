@@ -227,7 +227,7 @@ typedef struct {
     FT *y;       /* softmax, log_softmax: its first column of y; logsumexp: its first result */
     fsm_int w;
     FT m[FSM_COL_W], a[FSM_COL_W], b[FSM_COL_W]; /* max; scale or log of the sum */
-    double sum[FSM_COL_W + 8], comp[FSM_COL_W + 8], ties[FSM_COL_W + 8]; /* + a whole vector */
+    double sum[FSM_COL_W + FSM_MAX_LANES], comp[FSM_COL_W + FSM_MAX_LANES], ties[FSM_COL_W + FSM_MAX_LANES]; /* + a whole vector */
 } D(col_block);
 
 /* Blocks [b0, b1) of wb columns (`per` blocks for each outer index). */

@@ -255,9 +255,9 @@ static double D(xent_rows_lanes)(const ml_xent *a, fsm_int r0, fsm_int r1)
     FT *loss = (FT *)a->loss, *grad = (FT *)a->grad;
     const fsm_int C = a->C;
     const int lanes = KER(a->k, lanes);
-    const FT *xr[8];
-    FT *gr[8];
-    double parts[8 * 3], acc = 0.0;
+    const FT *xr[FSM_MAX_LANES];
+    FT *gr[FSM_MAX_LANES];
+    double parts[FSM_MAX_LANES * 3], acc = 0.0;
     for (fsm_int r = r0; r < r1; r += lanes) {
         const int rows = r1 - r < lanes ? (int)(r1 - r) : lanes;
         for (int i = 0; i < rows; i++) {

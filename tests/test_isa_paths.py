@@ -1,4 +1,4 @@
-"""Every kernel path this CPU can run (scalar, sse2, avx2, neon): against the scalar path,
+"""Every kernel path this CPU can run (scalar, sse2, avx2, avx512, neon): against the scalar path,
 against the extended-precision reference (the contract bounds of DESIGN.md), and on special
 values against scipy.special. Plus FASTSOFTMAX_ISA, in subprocesses.
 
@@ -170,7 +170,7 @@ def tempered_exact(n, dtype, t):
 def test_temperature_path_matches_reference(isa, func, dtype, layout):
     """temperature=T against exact maths on x / T (T rounded to the dtype, as NumPy's x / T
     rounds it): the division is fused and carried exactly, so the contract bounds of T = 1
-    hold, on every path (FMA residual on avx2/neon, Dekker's product on scalar/sse2)."""
+    hold, on every path (FMA residual on avx2/avx512/neon, Dekker's product on scalar/sse2)."""
     f = getattr(fs, func)
     failures = []
     for t in TEMPERATURES:

@@ -38,8 +38,8 @@ need() {
 build_x86() {
     need gcc gcc
     mkdir -p "$OUT"
-    echo "+ gcc ${CFLAGS[*]} ... fsm_sse2.c fsm_avx2.c -lm -o $OUT/test_kernels_x86"
-    gcc "${CFLAGS[@]}" "${COMMON[@]}" "$ROOT/csrc/fsm_sse2.c" "$ROOT/csrc/fsm_avx2.c" -lm \
+    echo "+ gcc ${CFLAGS[*]} ... fsm_sse2.c fsm_avx2.c fsm_avx512.c -lm -o $OUT/test_kernels_x86"
+    gcc "${CFLAGS[@]}" "${COMMON[@]}" "$ROOT/csrc/fsm_sse2.c" "$ROOT/csrc/fsm_avx2.c" "$ROOT/csrc/fsm_avx512.c" -lm \
         -o "$OUT/test_kernels_x86"
 }
 

@@ -14,7 +14,7 @@ __all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "softmax_grad
 
 
 def _select_isa_from_env():
-    """FASTSOFTMAX_ISA=scalar|sse2|avx2|neon forces a path (for tests, reproducibility)."""
+    """FASTSOFTMAX_ISA=scalar|sse2|avx2|avx512|neon forces a path (for tests, reproducibility)."""
     name = _os.environ.get("FASTSOFTMAX_ISA", "").strip().lower()
     if not name:
         return

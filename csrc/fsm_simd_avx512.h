@@ -1,0 +1,150 @@
+/* Vector primitives for x86-64 AVX-512 (Foundation only): 16 float / 8 double lanes,
+ * fused multiply-add, comparisons into mask registers. As for AVX2, the target is enabled
+ * for this translation unit only (by pragma) and fsm_dispatch.c checks cpuid + xgetbv
+ * before any of it is called. See fsm_simd_scalar.h for the meaning of each primitive.
+ * The kernels are the same generic bodies as on every ISA; what the wider vectors buy on a
+ * CPU that splits them into two 256-bit halves (Zen 4) is half the instructions per
+ * element, which the exp-and-sum loops are bound by more than by their multiply-adds. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC target("avx512f,avx2,fma")
+#elif defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
+#define FSM_CLANG_POP_TARGET 1
+#endif
+#include <immintrin.h>
+#include <stdint.h>
+
+#define FSM_ISA_SUFFIX avx512
+#define FSM_ISA_HAS_FMA 1
+
+typedef __m512 vf32;
+typedef __mmask16 vf32_mask;
+typedef __m512i vf32_count; /* int32 lanes */
+#define VF32_W 16
+typedef __m512d vf64;
+typedef __mmask8 vf64_mask;
+typedef __m512i vf64_count; /* int64 lanes */
+#define VF64_W 8
+
+static inline vf32 vf32_load(const float *p) { return _mm512_loadu_ps(p); }
+static inline void vf32_store(float *p, vf32 v) { _mm512_storeu_ps(p, v); }
+static inline vf32 vf32_set1(float a) { return _mm512_set1_ps(a); }
+static inline vf32 vf32_add(vf32 a, vf32 b) { return _mm512_add_ps(a, b); }
+static inline vf32 vf32_sub(vf32 a, vf32 b) { return _mm512_sub_ps(a, b); }
+static inline vf32 vf32_mul(vf32 a, vf32 b) { return _mm512_mul_ps(a, b); }
+static inline vf32 vf32_div(vf32 a, vf32 b) { return _mm512_div_ps(a, b); }
+static inline vf32 vf32_fma(vf32 a, vf32 b, vf32 c) { return _mm512_fmadd_ps(a, b, c); }
+static inline vf32 vf32_max(vf32 a, vf32 b) { return _mm512_max_ps(a, b); }
+static inline vf32_mask vf32_eq(vf32 a, vf32 b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
+static inline vf32_mask vf32_lt(vf32 a, vf32 b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+static inline vf32 vf32_zero_where(vf32_mask m, vf32 v) { return _mm512_maskz_mov_ps((__mmask16)~m, v); }
+static inline vf32 vf32_keep_where(vf32_mask m, vf32 v) { return _mm512_maskz_mov_ps(m, v); }
+static inline vf32 vf32_pow2_from_magic(vf32 k) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(k), 23));
+}
+static inline vf32_count vf32_count_zero(void) { return _mm512_setzero_si512(); }
+static inline vf32_count vf32_count_add(vf32_count c, vf32_mask m) {
+    return _mm512_mask_sub_epi32(c, m, c, _mm512_set1_epi32(-1));
+}
+static inline void vf32_count_store(double *p, vf32_count c) {
+    _mm512_storeu_pd(p, _mm512_cvtepi32_pd(_mm512_castsi512_si256(c)));
+    _mm512_storeu_pd(p + 8, _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(c, 1)));
+}
+static inline __m256 fsm_avx512_upper8(vf32 v) {
+    return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+}
+static inline void vf32_widen_add(vf64 *lo, vf64 *hi, vf32 v) {
+    *lo = _mm512_add_pd(*lo, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+    *hi = _mm512_add_pd(*hi, _mm512_cvtps_pd(fsm_avx512_upper8(v)));
+}
+static inline vf32 vf32_narrow(vf64 lo, vf64 hi) {
+    const __m512d l = _mm512_castps_pd(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)));
+    return _mm512_castpd_ps(_mm512_insertf64x4(l, _mm256_castps_pd(_mm512_cvtpd_ps(hi)), 1));
+}
+/* 16 x 16: within each 128-bit block, pairs of rows interleaved and quads gathered (as in
+ * the AVX2 8 x 8), which leaves u[4q + j], block b, holding column 4b + j of rows 4q .. 4q + 3;
+ * then the blocks are moved across in two steps of shuffle_f32x4 (blocks 0, 1 from its
+ * first operand, 2, 3 from its second): 64 shuffles for 256 elements */
+static inline void vf32_transpose(vf32 *v) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(v[i], v[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        u[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int j = 0; j < 4; j++) {
+        const __m512 s0 = _mm512_shuffle_f32x4(u[j], u[4 + j], _MM_SHUFFLE(2, 0, 2, 0));
+        const __m512 s1 = _mm512_shuffle_f32x4(u[j], u[4 + j], _MM_SHUFFLE(3, 1, 3, 1));
+        const __m512 s2 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], _MM_SHUFFLE(2, 0, 2, 0));
+        const __m512 s3 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], _MM_SHUFFLE(3, 1, 3, 1));
+        v[j] = _mm512_shuffle_f32x4(s0, s2, _MM_SHUFFLE(2, 0, 2, 0));
+        v[8 + j] = _mm512_shuffle_f32x4(s0, s2, _MM_SHUFFLE(3, 1, 3, 1));
+        v[4 + j] = _mm512_shuffle_f32x4(s1, s3, _MM_SHUFFLE(2, 0, 2, 0));
+        v[12 + j] = _mm512_shuffle_f32x4(s1, s3, _MM_SHUFFLE(3, 1, 3, 1));
+    }
+}
+
+/* The first k < 16 (8) lanes from p, the others `fill`; and the first k lanes stored to p:
+ * masked moves, which touch no memory in the lanes left out. */
+#define FSM_ISA_HAS_MASKED_MOVES 1
+static inline vf32 vf32_load_first(const float *p, int k, float fill) {
+    return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), (__mmask16)((1u << k) - 1), p);
+}
+static inline void vf32_store_first(float *p, int k, vf32 v) {
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << k) - 1), v);
+}
+static inline vf64 vf64_load_first(const double *p, int k, double fill) {
+    return _mm512_mask_loadu_pd(_mm512_set1_pd(fill), (__mmask8)((1u << k) - 1), p);
+}
+static inline void vf64_store_first(double *p, int k, vf64 v) {
+    _mm512_mask_storeu_pd(p, (__mmask8)((1u << k) - 1), v);
+}
+
+static inline vf64 vf64_load(const double *p) { return _mm512_loadu_pd(p); }
+static inline void vf64_store(double *p, vf64 v) { _mm512_storeu_pd(p, v); }
+static inline vf64 vf64_set1(double a) { return _mm512_set1_pd(a); }
+static inline vf64 vf64_add(vf64 a, vf64 b) { return _mm512_add_pd(a, b); }
+static inline vf64 vf64_sub(vf64 a, vf64 b) { return _mm512_sub_pd(a, b); }
+static inline vf64 vf64_mul(vf64 a, vf64 b) { return _mm512_mul_pd(a, b); }
+static inline vf64 vf64_div(vf64 a, vf64 b) { return _mm512_div_pd(a, b); }
+static inline vf64 vf64_fma(vf64 a, vf64 b, vf64 c) { return _mm512_fmadd_pd(a, b, c); }
+static inline vf64 vf64_max(vf64 a, vf64 b) { return _mm512_max_pd(a, b); }
+static inline vf64_mask vf64_eq(vf64 a, vf64 b) { return _mm512_cmp_pd_mask(a, b, _CMP_EQ_OQ); }
+static inline vf64_mask vf64_lt(vf64 a, vf64 b) { return _mm512_cmp_pd_mask(a, b, _CMP_LT_OQ); }
+static inline vf64 vf64_zero_where(vf64_mask m, vf64 v) { return _mm512_maskz_mov_pd((__mmask8)~m, v); }
+static inline vf64 vf64_keep_where(vf64_mask m, vf64 v) { return _mm512_maskz_mov_pd(m, v); }
+static inline vf64 vf64_pow2_from_magic(vf64 k) {
+    return _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_castpd_si512(k), 52));
+}
+static inline vf64_count vf64_count_zero(void) { return _mm512_setzero_si512(); }
+static inline vf64_count vf64_count_add(vf64_count c, vf64_mask m) {
+    return _mm512_mask_sub_epi64(c, m, c, _mm512_set1_epi64(-1));
+}
+static inline void vf64_count_store(double *p, vf64_count c) {
+    int64_t t[8]; _mm512_storeu_si512((void *)t, c);
+    for (int i = 0; i < 8; i++) p[i] = (double)t[i];
+}
+/* 8 x 8: pairs of rows interleaved, which leaves t[2p + j], block b, holding column 2b + j
+ * of rows 2p, 2p + 1; then the blocks moved across in two steps, as for float32 */
+static inline void vf64_transpose(vf64 *v) {
+    __m512d t[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm512_unpacklo_pd(v[i], v[i + 1]);
+        t[i + 1] = _mm512_unpackhi_pd(v[i], v[i + 1]);
+    }
+    for (int j = 0; j < 2; j++) {
+        const __m512d s0 = _mm512_shuffle_f64x2(t[j], t[2 + j], _MM_SHUFFLE(2, 0, 2, 0));
+        const __m512d s1 = _mm512_shuffle_f64x2(t[j], t[2 + j], _MM_SHUFFLE(3, 1, 3, 1));
+        const __m512d s2 = _mm512_shuffle_f64x2(t[4 + j], t[6 + j], _MM_SHUFFLE(2, 0, 2, 0));
+        const __m512d s3 = _mm512_shuffle_f64x2(t[4 + j], t[6 + j], _MM_SHUFFLE(3, 1, 3, 1));
+        v[j] = _mm512_shuffle_f64x2(s0, s2, _MM_SHUFFLE(2, 0, 2, 0));
+        v[4 + j] = _mm512_shuffle_f64x2(s0, s2, _MM_SHUFFLE(3, 1, 3, 1));
+        v[2 + j] = _mm512_shuffle_f64x2(s1, s3, _MM_SHUFFLE(2, 0, 2, 0));
+        v[6 + j] = _mm512_shuffle_f64x2(s1, s3, _MM_SHUFFLE(3, 1, 3, 1));
+    }
+}
