@@ -73,9 +73,15 @@ typedef struct fsm_kernels {
      * count as above), but x - m rounded instead of split exactly: each term carries a
      * relative error of up to |x_i - m| * 2^-p (p = 24, 53) besides the exp's own ulp, which
      * costs the log of the sum at most max(|x_i - m|) * 2^-p over the terms that matter;
-     * 3 fewer operations per vector than row_expsum. */
-    void (*row_expsum_ml_f32)(const float *x, fsm_int n, float m, float *y, double *rest, double *ties);
-    void (*row_expsum_ml_f64)(const double *x, fsm_int n, double m, double *y, double *rest, double *ties);
+     * 3 fewer operations per vector than row_expsum. With next non-NULL, the pass also
+     * takes the max of the next row of n elements (next[0..n)) into *next_max, as row_max
+     * would: reading it while the exps are computed hides its trip from memory, which a
+     * max pass of its own, with next to no arithmetic, waits on (the drivers carry it to
+     * the next row's pass). */
+    void (*row_expsum_ml_f32)(const float *x, fsm_int n, float m, float *y, double *rest, double *ties,
+                              const float *next, float *next_max);
+    void (*row_expsum_ml_f64)(const double *x, fsm_int n, double m, double *y, double *rest, double *ties,
+                              const double *next, double *next_max);
 
     /* y_i *= (s_hi + s_lo), the scale carried as a double-length pair for accuracy. */
     void (*row_scale_f32)(float *y, fsm_int n, float s_hi, float s_lo);

@@ -189,17 +189,35 @@ static double D(xent_index_finish)(const fsm_kernels *k, const FT *x, fsm_int C,
     return loss;
 }
 
-static double D(xent_index_row)(const fsm_kernels *k, const FT *x, fsm_int C, int64_t t,
-                                int ignored, const double *w, double eps, FT *g, double gscale)
+/* The max of a row, from the previous row's pass when it took it (*ahead, with *have set),
+ * else by a max pass; then the exp-and-sum pass, which takes the max of the next row (NULL:
+ * none) on its way. Returns 0 with the row's partials, or 1 when the max is not finite (the
+ * pass not run, nothing carried). */
+static int D(xent_partials)(const fsm_kernels *k, const FT *x, fsm_int C, FT *g, const FT *next,
+                            FT *ahead, int *have, FT *m, double *rest, double *ties)
 {
-    if (C <= 0 || (ignored && !g)) return 0.0;
-    const FT m = KER(k, row_max)(x, C);
-    if (!(m > (FT)-INFINITY && m < (FT)INFINITY)) { /* +inf, NaN or all -inf: all NaN */
+    *m = *have ? *ahead : KER(k, row_max)(x, C);
+    *have = 0;
+    if (!(*m > (FT)-INFINITY && *m < (FT)INFINITY)) return 1; /* +inf, NaN or all -inf */
+    KER(k, row_expsum_ml)(x, C, *m, g, rest, ties, next, ahead);
+    *have = next != NULL;
+    return 0;
+}
+
+static double D(xent_index_row)(const fsm_kernels *k, const FT *x, fsm_int C, int64_t t,
+                                int ignored, const double *w, double eps, FT *g, double gscale,
+                                const FT *next, FT *ahead, int *have)
+{
+    FT m;
+    double rest, ties;
+    if (C <= 0 || (ignored && !g)) {
+        *have = 0;
+        return 0.0;
+    }
+    if (D(xent_partials)(k, x, C, g, next, ahead, have, &m, &rest, &ties)) { /* all NaN */
         D(ml_fill_nan)(g, C);
         return ignored ? 0.0 : (double)NAN;
     }
-    double rest, ties;
-    KER(k, row_expsum_ml)(x, C, m, g, &rest, &ties);
     return D(xent_index_finish)(k, x, C, t, ignored, w, eps, g, gscale, m, rest, ties);
 }
 
@@ -231,16 +249,16 @@ static double D(xent_prob_finish)(const FT *x, fsm_int C, const FT *p, const dou
 }
 
 static double D(xent_prob_row)(const fsm_kernels *k, const FT *x, fsm_int C, const FT *p,
-                               const double *w, double eps, FT *g, double gscale)
+                               const double *w, double eps, FT *g, double gscale, const FT *next,
+                               FT *ahead, int *have)
 {
+    FT m;
+    double rest, ties;
     if (C <= 0) return 0.0;
-    const FT m = KER(k, row_max)(x, C);
-    if (!(m > (FT)-INFINITY && m < (FT)INFINITY)) {
+    if (D(xent_partials)(k, x, C, g, next, ahead, have, &m, &rest, &ties)) {
         D(ml_fill_nan)(g, C);
         return (double)NAN;
     }
-    double rest, ties;
-    KER(k, row_expsum_ml)(x, C, m, g, &rest, &ties);
     return D(xent_prob_finish)(x, C, p, w, eps, g, gscale, m, rest, ties);
 }
 
@@ -296,14 +314,19 @@ static double D(xent_rows)(const void *call, fsm_int r0, fsm_int r1)
     FT *loss = (FT *)a->loss, *grad = (FT *)a->grad;
     const fsm_int C = a->C;
     double acc = 0.0;
+    FT ahead = 0; /* the next row's max, when *have: found by this row's pass */
+    int have = 0;
     for (fsm_int r = r0; r < r1; r++) {
         FT *g = grad ? grad + r * C : NULL;
+        const FT *next = r + 1 < r1 ? x + (r + 1) * C : NULL;
         double l;
         if (a->labels) {
             const int64_t t = a->labels[r];
-            l = D(xent_index_row)(a->k, x + r * C, C, t, t == a->ignore_index, a->w, a->eps, g, a->gscale);
+            l = D(xent_index_row)(a->k, x + r * C, C, t, t == a->ignore_index, a->w, a->eps, g,
+                                  a->gscale, next, &ahead, &have);
         } else {
-            l = D(xent_prob_row)(a->k, x + r * C, C, p + r * C, a->w, a->eps, g, a->gscale);
+            l = D(xent_prob_row)(a->k, x + r * C, C, p + r * C, a->w, a->eps, g, a->gscale, next,
+                                 &ahead, &have);
         }
         if (loss) loss[r] = (FT)l;
         acc += l;

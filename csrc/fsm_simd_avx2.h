@@ -13,6 +13,7 @@
 
 #define FSM_ISA_SUFFIX avx2
 #define FSM_ISA_HAS_FMA 1
+#define FSM_ISA_HAS_EXP2_16TH 0 /* no in-register table lookup: K(exp_ml) is AVX-512's */
 
 typedef __m256 vf32;
 typedef __m256 vf32_mask;

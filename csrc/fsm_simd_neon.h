@@ -5,6 +5,7 @@
 
 #define FSM_ISA_SUFFIX neon
 #define FSM_ISA_HAS_FMA 1
+#define FSM_ISA_HAS_EXP2_16TH 0 /* no in-register table lookup: K(exp_ml) is AVX-512's */
 #define FSM_ISA_HAS_MASKED_MOVES 0 /* tails through a padded copy */
 
 typedef float32x4_t vf32;

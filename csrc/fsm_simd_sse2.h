@@ -6,6 +6,7 @@
 
 #define FSM_ISA_SUFFIX sse2
 #define FSM_ISA_HAS_FMA 0
+#define FSM_ISA_HAS_EXP2_16TH 0 /* no in-register table lookup: K(exp_ml) is AVX-512's */
 #define FSM_ISA_HAS_MASKED_MOVES 0 /* tails through a padded copy */
 
 typedef __m128 vf32;

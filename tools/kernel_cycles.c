@@ -63,8 +63,8 @@ int main(int argc, char **argv)
                 case 0: sum = k->row_max_f32(xr, n); break;
                 case 1: k->row_expsum_f32(xr, n, m[r], 1, yr, &sum, NULL); break;
                 case 2: k->row_expsum_f32(xr, n, m[r], 1, NULL, &sum, &ties); break;
-                case 3: k->row_expsum_ml_f32(xr, n, m[r], NULL, &sum, &ties); break;
-                case 4: k->row_expsum_ml_f32(xr, n, m[r], yr, &sum, &ties); break;
+                case 3: k->row_expsum_ml_f32(xr, n, m[r], NULL, &sum, &ties, NULL, NULL); break;
+                case 4: k->row_expsum_ml_f32(xr, n, m[r], yr, &sum, &ties, NULL, NULL); break;
                 default: k->row_scale_f32(yr, n, 0.5f, 0.0f); break;
                 }
                 sink += sum;

@@ -545,7 +545,7 @@ static void ml_expsum_checks(void)
     for (int t = 0; t < nt; t++) {
         const fsm_kernels *k = tables[t];
         double worst32 = 0, worst64 = 0, worst_y32 = 0, worst_y64 = 0;
-        int ties_ok = 1, special_ok = 1;
+        int ties_ok = 1, special_ok = 1, ahead_ok = 1;
         for (size_t li = 0; li < sizeof lengths / sizeof lengths[0]; li++)
             for (int rep = 0; rep < 4; rep++) {
                 const fsm_int n = lengths[li];
@@ -563,7 +563,7 @@ static void ml_expsum_checks(void)
                 /* float32: the exact pass in double on the same floats is the reference */
                 const float mf = ks->row_max_f32(xf, n);
                 double r_ml, t_ml, r_ex, t_ex, wsum = 0;
-                k->row_expsum_ml_f32(xf, n, mf, yf, &r_ml, &t_ml);
+                k->row_expsum_ml_f32(xf, n, mf, yf, &r_ml, &t_ml, NULL, NULL);
                 ks->row_expsum_f64(xd, n, (double)mf, 1.0, ref, &r_ex, &t_ex);
                 ties_ok &= t_ml == t_ex;
                 for (fsm_int i = 0; i < n; i++) wsum += ref[i] * fabs(xd[i] - mf) * (ref[i] > 0);
@@ -582,7 +582,7 @@ static void ml_expsum_checks(void)
                 const double md = ks->row_max_f64(xd, n);
                 double r64, t64;
                 ld lsum = 0, lw = 0;
-                k->row_expsum_ml_f64(xd, n, md, yd, &r64, &t64);
+                k->row_expsum_ml_f64(xd, n, md, yd, &r64, &t64, NULL, NULL);
                 ties_ok &= t64 == t_ex;
                 for (fsm_int i = 0; i < n; i++)
                     if (xd[i] != md) {
@@ -599,7 +599,22 @@ static void ml_expsum_checks(void)
                     const double bound = (double)(e * (0x1p-53L * fabsl((ld)xd[i] - (ld)md) + 4 * 0x1p-53L));
                     worst_y64 = fmax(worst_y64, (double)fabsl((ld)yd[i] - e) / bound);
                 }
+                /* with the next row's max on the way (the rows reversed, a -inf at the end
+                 * sometimes): the same sums, and that max as row_max finds it */
+                static float nf[2049];
+                static double nd[2049];
+                for (fsm_int i = 0; i < n; i++) nf[i] = xf[n - 1 - i], nd[i] = xd[n - 1 - i] - 1.0;
+                if (rep == 3) nf[n - 1] = -INFINITY, nd[n - 1] = -INFINITY;
+                double r_a, t_a;
+                float nmf = 0;
+                double nmd = 0;
+                k->row_expsum_ml_f32(xf, n, mf, NULL, &r_a, &t_a, nf, &nmf);
+                ahead_ok &= r_a == r_ml && t_a == t_ml && nmf == ks->row_max_f32(nf, n);
+                k->row_expsum_ml_f64(xd, n, md, yd, &r_a, &t_a, nd, &nmd);
+                ahead_ok &= r_a == r64 && t_a == t64 && nmd == ks->row_max_f64(nd, n);
             }
+        snprintf(what, sizeof what, "%s: row_expsum_ml with the next row's max: same sums, that max as row_max's", k->name);
+        check(ahead_ok, what);
         snprintf(what, sizeof what, "%s: row_expsum_ml within its bound (worst sum %.2f f32, %.2f f64; "
                  "terms %.2f f32, %.2f f64, of the bound), ties exact, 1 at the max, 0 at -inf",
                  k->name, worst32, worst64, worst_y32, worst_y64);
