@@ -314,7 +314,7 @@ static double D(xent_row_finish)(const ml_xent *a, fsm_int r, const D(ml_partial
 /* Without a gradient, long rows go in batches of about ML_BATCH_BYTES of logits (1 to
  * ML_BATCH_ROWS rows): the passes of the batch's rows, then their finishing, so that the
  * finishing's libm log (the one call per row) does not wait at the end of each row's pass
- * on that pass's last sums (measured, (4096, 1000) float32, AVX-512: 5% faster). With one,
+ * on that pass's last sums (measured, (4096, 1000) float32, AVX-512: 3-5% faster). With one,
  * a row is finished right after its pass, while its gradient row, which the finishing
  * scales, is in L1 (in batches of 4 rows that cost 15%). Same results either way. */
 #define ML_BATCH_BYTES 16384
