@@ -42,19 +42,22 @@ static inline vf32 vf32_keep_where(vf32_mask m, vf32 v) { return _mm512_maskz_mo
 static inline vf32 vf32_pow2_from_magic(vf32 k) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(k), 23));
 }
-/* 2^(k/16) from a float whose low mantissa bits hold k + 16 * 127 (fsm_exp.h, K(exp_ml)):
- * the table entry T[k mod 16] = 2^((k mod 16) / 16) rounded to float, picked by vpermd from
- * the low 4 bits, with floor(k / 16) added to its exponent field. The table holds the bits
- * of each entry less those of 1.0, so that the sum's exponent field is floor(k / 16) + 127;
- * at k = -16 * 127 the result is +0 (tools/gen_exp_poly.py prints the table). */
+/* 2^(k/16) from a float whose low mantissa bits hold k + 16 * 127 >= 0 (fsm_exp.h,
+ * K(exp_ml)): the table entry T[k mod 16] = 2^((k mod 16) / 16) rounded to float, picked by
+ * vpermd from the low 4 bits, with floor(k / 16) added to its exponent field. One shift
+ * moves k + 16 * 127 = 16 (floor(k / 16) + 127) + (k mod 16) up by 19 bits, the exponent
+ * field's 23 less 4, so that (k mod 16) lands in the top of the mantissa field; the table
+ * holds each entry's bits less those of 1.0 and less (k mod 16) << 19 (wrapping), so that
+ * the sum is the entry with exponent field floor(k / 16) + 127. (Two shifts, >> 4 then
+ * << 23, and the table without the second correction give the same bits, one vector op
+ * more.) At k = -16 * 127 the result is +0 (tools/gen_exp_poly.py prints the table). */
 #define FSM_ISA_HAS_EXP2_16TH 1
 static inline vf32 vf32_exp2_16th_from_magic(vf32 km) {
     const __m512i table = _mm512_setr_epi32(
-        0x00000000, 0x0005aac3, 0x000b95c2, 0x0011c3d3, 0x001837f0, 0x001ef532, 0x0025fed7, 0x002d583f,
-        0x003504f3, 0x003d08a4, 0x0045672a, 0x004e248c, 0x005744fd, 0x0060ccdf, 0x006ac0c7, 0x0075257d);
+        0x00000000, 0xfffdaac3, 0xfffb95c2, 0xfff9c3d3, 0xfff837f0, 0xfff6f532, 0xfff5fed7, 0xfff5583f,
+        0xfff504f3, 0xfff508a4, 0xfff5672a, 0xfff6248c, 0xfff744fd, 0xfff8ccdf, 0xfffac0c7, 0xfffd257d);
     const __m512i b = _mm512_castps_si512(km);
-    const __m512i hi = _mm512_slli_epi32(_mm512_srli_epi32(b, 4), 23);
-    return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_permutexvar_epi32(b, table), hi));
+    return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_permutexvar_epi32(b, table), _mm512_slli_epi32(b, 19)));
 }
 static inline vf32_count vf32_count_zero(void) { return _mm512_setzero_si512(); }
 static inline vf32_count vf32_count_add(vf32_count c, vf32_mask m) {

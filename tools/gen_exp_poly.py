@@ -56,12 +56,14 @@ for func, letter, offset, target, interval, degrees, approx, exact, grid in CASE
 
 # The ML losses' table exp on AVX-512 (csrc/fsm_exp.h, K(exp_ml)): exp(r) = 1 + r + r^2 q(r)
 # on |r| <= ln2/32 with q of degree 1, and the 16 entries 2^(j/16) rounded to float32, printed
-# as their bits less those of 1.0 (csrc/fsm_simd_avx512.h, vf32_exp2_16th_from_magic).
+# as their bits less those of 1.0 and less j << 19, wrapped to 32 bits (csrc/fsm_simd_avx512.h,
+# vf32_exp2_16th_from_magic: the exponent comes in by one shift of k + 16 * 127).
 SIXTEENTH = mp.log(2) / 32
 cs, err = fit(exp_q, [-SIXTEENTH, SIXTEENTH], 1, FLOATS["f32"],
               lambda p, r: 1 + r + r**2 * mp.polyval(p, r), mp.exp, mp.linspace(-SIXTEENTH, SIXTEENTH, 2001))
 print(f"exp_ml f32: degree 1 on |r| <= ln2/32, fit error {mp.nstr(err, 3)}")
 for i, c in enumerate(cs):
     print(f"  c{3 - i} = {float(c).hex()}  /* {float(c)!r} */")
-bits = [int(np.float32(float(mp.power(2, mp.mpf(j) / 16))).view(np.uint32)) - (127 << 23) for j in range(16)]
+bits = [(int(np.float32(float(mp.power(2, mp.mpf(j) / 16))).view(np.uint32)) - (127 << 23) - (j << 19)) % 2**32
+        for j in range(16)]
 print("  2^(j/16) table: " + ", ".join(f"0x{b:08x}" for b in bits))
