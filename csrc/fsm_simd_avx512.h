@@ -59,6 +59,13 @@ static inline vf32 vf32_exp2_16th_from_magic(vf32 km) {
     const __m512i b = _mm512_castps_si512(km);
     return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_permutexvar_epi32(b, table), _mm512_slli_epi32(b, 19)));
 }
+/* The ends of the ML pass's rows (fsm_kernels_body.h, K(row_expsum_impl) without `exact`)
+ * in registers: the tie count's lanes added as integers (exact), the next row's max, and
+ * the lanes of the double sum added plainly (a few ulp of double, far below what the
+ * float32 pass keeps; the softmax kernels keep their TwoSum tree, fsm_acc_total). */
+static inline double vf32_count_total_fast(vf32_count c) { return (double)_mm512_reduce_add_epi32(c); }
+static inline float vf32_hmax_fast(vf32 v) { return _mm512_reduce_max_ps(v); }
+static inline double vf64_sum_fast(vf64 tot, vf64 comp) { return _mm512_reduce_add_pd(_mm512_add_pd(tot, comp)); }
 static inline vf32_count vf32_count_zero(void) { return _mm512_setzero_si512(); }
 static inline vf32_count vf32_count_add(vf32_count c, vf32_mask m) {
     return _mm512_mask_sub_epi32(c, m, c, _mm512_set1_epi32(-1));
