@@ -116,7 +116,7 @@ static inline void K(exp_reduce_fast)(VT d, VT *r_out, VT *s_out)
  * Error: the table's rounding (half an ulp) and the final one, about 1.1 ulp of the exp of the
  * rounded d against 0.6 for K(expm1_poly), with a chain short enough (a degree-3 polynomial
  * for degree 5) that the pass runs in one loop instead of two (measured, Zen 4: the ML
- * pass 5.3 cycles per 8 floats against 7.0, with the loop of K(expsum_chunk)).
+ * pass 5.1 cycles per 8 floats against 7.0, with the loop of K(expsum_chunk)).
  * d is clamped first at FSM_EXP_ML_FLOOR, whose k is -16 * 127, so that the exp comes out +0
  * there and below; from there up to the cutoff the result is below the smallest normal
  * number and approximate (its exponent field 0 under a table entry's mantissa: within a
