@@ -59,12 +59,15 @@ static inline vf32 vf32_exp2_16th_from_magic(vf32 km) {
     const __m512i b = _mm512_castps_si512(km);
     return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_permutexvar_epi32(b, table), _mm512_slli_epi32(b, 19)));
 }
-/* The ends of the ML pass's rows (fsm_kernels_body.h, K(row_expsum_impl) without `exact`)
- * in registers: the tie count's lanes added as integers (exact), the next row's max, and
- * the lanes of the double sum added plainly (a few ulp of double, far below what the
- * float32 pass keeps; the softmax kernels keep their TwoSum tree, fsm_acc_total). */
-static inline double vf32_count_total_fast(vf32_count c) { return (double)_mm512_reduce_add_epi32(c); }
-static inline float vf32_hmax_fast(vf32 v) { return _mm512_reduce_max_ps(v); }
+/* Row ends in registers (fsm_kernels_body.h, K(hmax), K(count_total)): the max of the
+ * lanes and the total of a tie counter's lanes (integers: exact), the same values as the
+ * generic store-and-loop versions, without the store and the scalar chain (about 50 cycles
+ * a row of the ML pass). And for the ML pass (K(row_expsum_impl) without `exact`), the
+ * lanes of its double sum added plainly: a few ulp of double, far below what the float32
+ * pass keeps; the softmax kernels keep their TwoSum tree (fsm_acc_total). */
+#define FSM_ISA_HAS_REDUCE 1
+static inline double vf32_count_total(vf32_count c) { return (double)_mm512_reduce_add_epi32(c); }
+static inline float vf32_hmax(vf32 v) { return _mm512_reduce_max_ps(v); }
 static inline double vf64_sum_fast(vf64 tot, vf64 comp) { return _mm512_reduce_add_pd(_mm512_add_pd(tot, comp)); }
 static inline vf32_count vf32_count_zero(void) { return _mm512_setzero_si512(); }
 static inline vf32_count vf32_count_add(vf32_count c, vf32_mask m) {
@@ -145,6 +148,8 @@ static inline vf64 vf64_keep_where(vf64_mask m, vf64 v) { return _mm512_maskz_mo
 static inline vf64 vf64_pow2_from_magic(vf64 k) {
     return _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_castpd_si512(k), 52));
 }
+static inline double vf64_count_total(vf64_count c) { return (double)_mm512_reduce_add_epi64(c); }
+static inline double vf64_hmax(vf64 v) { return _mm512_reduce_max_pd(v); }
 static inline vf64_count vf64_count_zero(void) { return _mm512_setzero_si512(); }
 static inline vf64_count vf64_count_add(vf64_count c, vf64_mask m) {
     return _mm512_mask_sub_epi64(c, m, c, _mm512_set1_epi64(-1));
