@@ -126,7 +126,7 @@ FSM_INLINE VT K(scaled_diff)(VT x, VT m, VT neg_m, const K(temper_t) *c, VT *lo,
 
 /* ------------------------------------------------------------------ rows */
 
-/* the largest lane */
+/* the largest lane (in registers where the ISA header has it: AVX-512) */
 FSM_INLINE FT K(hmax)(VT v)
 {
 #ifdef FSM_ISA_HAS_REDUCE
@@ -140,8 +140,9 @@ FSM_INLINE FT K(hmax)(VT v)
 #endif
 }
 
-/* the total of the lanes of a tie counter (exact: integers), in pairs level by level: a
- * chain of 16 dependent adds would end every row of AVX-512 (see fsm_acc_total) */
+/* the total of the lanes of a tie counter (exact: integers): in registers where the ISA
+ * header has it (AVX-512), else stored and added in pairs level by level, not in a chain
+ * of dependent adds (see fsm_acc_total) */
 FSM_INLINE double K(count_total)(V(count) cnt)
 {
 #ifdef FSM_ISA_HAS_REDUCE
