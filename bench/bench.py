@@ -583,14 +583,24 @@ def evaluate_targets(results, targets=TARGETS):
 # --- environment ---------------------------------------------------------------------------
 
 def _cpu_model():
+    """The CPU's name, with its x86 family and model where /proc/cpuinfo has them: hosts that
+    call themselves "AMD EPYC" may be Zen 3 (family 25 model 1) or Zen 4 (model 17)."""
+    fields = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.split(":")[0].strip() in ("model name", "Model", "Hardware"):
-                    return line.split(":", 1)[1].strip()
+                if not line.strip():
+                    break  # the first processor's block is enough
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    name = next((fields[k] for k in ("model name", "Model", "Hardware") if k in fields), None)
+    if name is None:
+        return platform.processor() or platform.machine()
+    if "cpu family" in fields and "model" in fields:
+        name += f" (family {fields['cpu family']} model {fields['model']})"
+    return name
 
 
 def environment():
