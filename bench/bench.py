@@ -588,9 +588,7 @@ def _cpu_model():
     fields = {}
     try:
         with open("/proc/cpuinfo") as f:
-            for line in f:
-                if not line.strip():
-                    break  # the first processor's block is enough
+            for line in f:  # the first of each field: arm64 puts "Hardware" after the cores
                 key, _, value = line.partition(":")
                 fields.setdefault(key.strip(), value.strip())
     except OSError:
